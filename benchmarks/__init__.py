@@ -1,0 +1,1 @@
+"""Benchmarks: throughput and latency of every stage and of whole pipelines."""

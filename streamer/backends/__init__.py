@@ -1,0 +1,1 @@
+"""Inference backends: who runs the per-frame computation (OpenCV, torch, onnxruntime)."""

@@ -1,0 +1,1 @@
+"""Subcommands of ``reenact``; each module has ``register(subparsers)``."""

@@ -1,0 +1,118 @@
+"""``reenact convert``: the command-line side of ``streamer.convert``."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``reenact convert``."""
+    from streamer.backends.warp import REMAP_BACKENDS
+    from streamer.detectors import DETECTOR_NAMES
+
+    p = sub.add_parser(
+        "convert",
+        help="driver video + source photo -> reenacted video (audio kept)",
+        description="Reenact a source photo with a driver video, offline.",
+    )
+    p.add_argument("--source", type=Path, help="source photo (the face to animate)")
+    p.add_argument("--driver", type=Path, help="driver video (its head motion and expression are used)")
+    p.add_argument("--out", type=Path, required=True, help="output video (.mp4), written atomically")
+    p.add_argument(
+        "--example",
+        action="store_true",
+        help="use the bundled example (public-domain photo + a driver clip made from it)",
+    )
+    p.add_argument("--size", type=int, default=256, help="face crop size in pixels (default 256)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--paste-back",
+        dest="paste_back",
+        action="store_true",
+        default=True,
+        help="paste the face back into the source photo (default)",
+    )
+    group.add_argument("--crop-only", dest="paste_back", action="store_false", help="write the face crop only")
+    motion = p.add_mutually_exclusive_group()
+    motion.add_argument(
+        "--relative",
+        dest="motion",
+        action="store_const",
+        const="relative",
+        default="relative",
+        help="transfer motion relative to the driver's first face frame, keep the source's face shape (default)",
+    )
+    motion.add_argument(
+        "--absolute",
+        dest="motion",
+        action="store_const",
+        const="absolute",
+        help="use the driver's landmarks as they are (driver's face shape)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=REMAP_BACKENDS,
+        default="auto",
+        help="who runs the per-frame warp: auto (OpenCV on CPU), opencv, torch, onnxruntime",
+    )
+    p.add_argument(
+        "--landmarks",
+        choices=DETECTOR_NAMES,
+        default="auto",
+        help="landmark detector: auto = embedded MediaPipe face mesh; fan needs its weights on disk",
+    )
+    p.add_argument(
+        "--face-index",
+        type=int,
+        default=None,
+        help="which face of the source photo to use when it has several (0 = largest)",
+    )
+    p.add_argument("--max-side", type=int, default=1280, help="largest output side with --paste-back (default 1280)")
+    p.add_argument("--threads", type=int, default=None, help="compute threads (default 1; 0 = all cores)")
+    p.add_argument("--strip", type=Path, default=None, help="also save a picture of driver/output frame pairs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_convert)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from streamer.convert import ConvertOptions, convert
+    from streamer.errors import InputError
+    from streamer.runtime import configure_threads
+
+    if args.size < 64 or args.size > 1024:
+        raise InputError(f"--size must be between 64 and 1024, got {args.size}")
+    if args.max_side < 64:
+        raise InputError(f"--max-side must be at least 64, got {args.max_side}")
+    configure_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="reenact-example-") as tmp:
+        source, driver = args.source, args.driver
+        if args.example:
+            from streamer.examples import example_source_path, make_example_driver
+
+            source = source or example_source_path()
+            driver = driver or make_example_driver(Path(tmp) / "example_driver.mp4")
+        if source is None or driver is None:
+            raise InputError("give --source PHOTO and --driver VIDEO (or --example)")
+        opts = ConvertOptions(
+            source=source,
+            driver=driver,
+            out=args.out,
+            size=args.size,
+            paste_back=args.paste_back,
+            motion=args.motion,
+            backend=args.backend,
+            landmarks=args.landmarks,
+            face_index=args.face_index,
+            max_side=args.max_side,
+            progress=not args.quiet,
+            strip=args.strip,
+        )
+        summary = convert(opts)
+    print(
+        f"wrote {summary.out}: {summary.frames} frames, face found in {summary.faces} "
+        f"({summary.frames - summary.faces} without), {summary.fps:.1f} fps "
+        f"({summary.seconds:.1f} s, warp backend {summary.backend})"
+    )
+    return 0

@@ -1,0 +1,251 @@
+"""``reenact convert``: driver video + source photo -> reenacted video, streamed frame by frame.
+
+Three threads with bounded, ordered queues (offline path: nothing is dropped): the reader decodes
+(and forwards audio packets), the main thread tracks, reenacts and composites, the writer encodes.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from streamer.alignment import crop_image, crop_transform
+from streamer.backends.warp import create_remap_backend
+from streamer.compositor import Compositor
+from streamer.detectors import create_detector
+from streamer.errors import InputError, NoFaceError
+from streamer.media.images import fit_within, load_image
+from streamer.media.video_file import VideoFileSink, VideoFileSource, VideoFrame
+from streamer.pipeline import ReenactmentPipeline, prepare_source
+from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor
+from streamer.retarget import MotionMode
+from streamer.tracking import DetectorTracker
+
+_QUEUE_SIZE = 8
+_END = object()
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Everything ``convert`` needs; mirrors the command-line flags."""
+
+    source: Path
+    driver: Path
+    out: Path
+    size: int = 256
+    paste_back: bool = True
+    motion: MotionMode = "relative"
+    backend: str = "auto"
+    landmarks: str = "auto"
+    face_index: int | None = None
+    max_side: int = 1280
+    progress: bool = True
+    strip: Path | None = None
+
+
+@dataclass(frozen=True)
+class ConvertSummary:
+    """What a conversion did."""
+
+    out: Path
+    frames: int
+    faces: int
+    seconds: float
+    backend: str
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_paths(opts: ConvertOptions) -> None:
+    """Refuse an output that would overwrite an input or cannot be written."""
+    out = opts.out.resolve()
+    for name, path in (("source photo", opts.source), ("driver video", opts.driver)):
+        if out == path.resolve() or _same_file(out, path):
+            raise InputError(f"the output {opts.out} is the {name}; choose another output path")
+    if not out.parent.is_dir():
+        raise InputError(f"output folder does not exist: {out.parent}")
+    if not os.access(out.parent, os.W_OK):
+        raise InputError(f"output folder is not writable: {out.parent}")
+    if out.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
+        raise InputError(f"output must be a video file (.mp4, .mov, .mkv), got {opts.out.name}")
+
+
+def _reader(source: VideoFileSource, out_q: queue.Queue, stop: threading.Event, errors: list) -> None:
+    try:
+        for item in source.items():
+            while not stop.is_set():
+                try:
+                    out_q.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+    except Exception as exc:  # noqa: BLE001 - handed to the main thread, which reports it
+        errors.append(exc)
+    finally:
+        out_q.put(_END)
+
+
+def _writer(sink: VideoFileSink, in_q: queue.Queue, errors: list) -> None:
+    while True:
+        item = in_q.get()
+        if item is _END:
+            return
+        if errors:
+            continue  # keep draining so the producer never blocks
+        try:
+            if isinstance(item, av.Packet):
+                sink.write_audio(item)
+            else:
+                sink.write(*item)
+        except Exception as exc:  # noqa: BLE001 - handed to the main thread, which reports it
+            errors.append(exc)
+
+
+def convert(opts: ConvertOptions) -> ConvertSummary:
+    """Run one conversion; raises ``InputError`` for bad input, leaves no partial output on failure."""
+    check_paths(opts)
+    canvas = fit_within(load_image(opts.source), opts.max_side)
+    source_video = VideoFileSource(opts.driver)
+    backend = create_remap_backend(opts.backend)
+    reenactor = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend)
+    photo_detector = create_detector(opts.landmarks, "image", max_faces=5)
+    try:
+        prepared = prepare_source(canvas, photo_detector, reenactor, opts.face_index)
+    finally:
+        photo_detector.close()
+    tracker = DetectorTracker(create_detector(opts.landmarks, "video"))
+    compositor = Compositor(opts.size) if opts.paste_back else None
+    pipeline = ReenactmentPipeline(prepared, tracker, reenactor, compositor, opts.paste_back)
+
+    info = source_video.info
+    h, w = canvas.shape[:2] if opts.paste_back else (opts.size, opts.size)
+    sink = VideoFileSink(opts.out, w, h, info.rate, info.time_base, info.audio)
+    in_q: queue.Queue = queue.Queue(_QUEUE_SIZE)
+    out_q: queue.Queue = queue.Queue(_QUEUE_SIZE)
+    stop = threading.Event()
+    read_errors: list = []
+    write_errors: list = []
+    reader = threading.Thread(target=_reader, args=(source_video, in_q, stop, read_errors), name="decode", daemon=True)
+    writer = threading.Thread(target=_writer, args=(sink, out_q, write_errors), name="encode", daemon=True)
+    strip = _StripCollector(info.frames) if opts.strip else None
+    bar = tqdm(
+        total=info.frames or None, unit="frame", disable=not opts.progress, dynamic_ncols=True, desc=opts.out.name
+    )
+    start = time.perf_counter()
+    finished = False
+    try:
+        reader.start()
+        writer.start()
+        while (item := in_q.get()) is not _END:
+            if isinstance(item, VideoFrame):
+                result = pipeline.process(item.image)
+                out_q.put((result.image, item.pts))
+                if strip is not None and strip.wants(item.index):
+                    strip.add(
+                        item.index,
+                        _face_tile(item.image, result.driver, opts.size),
+                        _face_tile(result.image, prepared.landmarks if opts.paste_back else None, opts.size),
+                    )
+                bar.update(1)
+                if pipeline.frames % 10 == 0:
+                    bar.set_postfix(fps=f"{pipeline.frames / (time.perf_counter() - start):.1f}")
+            else:
+                out_q.put(item)
+            if write_errors:
+                raise write_errors[0]
+        if read_errors:
+            raise read_errors[0]
+        out_q.put(_END)
+        writer.join()
+        if write_errors:
+            raise write_errors[0]
+        if pipeline.faces == 0:
+            raise NoFaceError(f"no face found in any frame of the driver video {opts.driver}")
+        seconds = time.perf_counter() - start
+        sink.finish()
+        finished = True
+    finally:
+        bar.close()
+        stop.set()
+        if not finished:
+            _drain(in_q)
+            out_q.put(_END)
+            writer.join(timeout=5)
+            sink.abort()
+        reader.join(timeout=5)
+        source_video.close()
+        tracker.close()
+    if strip is not None:
+        strip.save(opts.strip)
+    return ConvertSummary(opts.out, pipeline.frames, pipeline.faces, seconds, backend.name)
+
+
+def _face_tile(image: np.ndarray, face, size: int) -> np.ndarray:
+    """The aligned face crop of ``image`` (or the image itself when there is no face to align on)."""
+    if face is None:
+        return image
+    return crop_image(image, crop_transform(face, size), size)
+
+
+def _drain(q: queue.Queue) -> None:
+    try:
+        while True:
+            q.get_nowait()
+    except queue.Empty:
+        pass
+
+
+class _StripCollector:
+    """Keeps a few evenly spaced (driver, output) pairs and saves them as one picture."""
+
+    def __init__(self, total: int, count: int = 6, height: int = 200):
+        self.total = max(total, 1)
+        self.count = count
+        self.height = height
+        self.pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def wants(self, index: int) -> bool:
+        slot = int(index * self.count / self.total)
+        return slot < self.count and slot not in self.pairs
+
+    def add(self, index: int, driver: np.ndarray, output: np.ndarray) -> None:
+        self.pairs[int(index * self.count / self.total)] = (self._fit(driver), self._fit(output))
+
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        """Letterbox into a ``height`` square, so driver and output tiles line up."""
+        import cv2
+
+        h, w = image.shape[:2]
+        s = self.height / max(h, w)
+        small = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        tile = np.zeros((self.height, self.height, 3), np.uint8)
+        y, x = (self.height - small.shape[0]) // 2, (self.height - small.shape[1]) // 2
+        tile[y : y + small.shape[0], x : x + small.shape[1]] = small
+        return tile
+
+    def save(self, path: Path) -> None:
+        import cv2
+
+        if not self.pairs:
+            return
+        cols = [np.concatenate(self.pairs[k], axis=0) for k in sorted(self.pairs)]
+        cv2.imwrite(str(path), np.concatenate(cols, axis=1))

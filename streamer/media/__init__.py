@@ -1,0 +1,1 @@
+"""Media I/O: photos, video file sources and sinks (PyAV)."""

@@ -1,0 +1,1 @@
+"""Networks, defined once: the runtime, training and export all import them from here."""

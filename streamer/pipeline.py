@@ -1,0 +1,121 @@
+"""The per-stream pipeline shared by every path: track -> align -> reenact -> composite.
+
+``prepare_source`` does the per-source work once; ``ReenactmentPipeline.process`` turns one driver
+frame into one output frame. Sources and sinks (file, WebRTC, camera) wrap it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from streamer.alignment import crop_image, crop_transform
+from streamer.compositor import Compositor
+from streamer.detectors import LandmarkDetector
+from streamer.errors import NoFaceError
+from streamer.landmarks import FaceLandmarks
+from streamer.reenactors.base import Reenactor
+from streamer.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """A source photo ready for reenactment: canvas, alignment, crop, landmarks, reenactor state."""
+
+    canvas: np.ndarray  # BGR frame the crop is pasted into
+    affine: np.ndarray  # canvas -> crop
+    crop: np.ndarray
+    landmarks: FaceLandmarks  # canvas coordinates
+    crop_landmarks: FaceLandmarks
+    state: Any
+    faces_found: int
+
+
+def select_face(faces: list[FaceLandmarks], face_index: int | None, what: str) -> FaceLandmarks:
+    """The face to use: ``face_index`` (0 = largest) or the largest, saying so when there are several."""
+    if not faces:
+        raise NoFaceError(f"no face found in {what}")
+    if face_index is not None:
+        if not 0 <= face_index < len(faces):
+            raise NoFaceError(f"--face-index {face_index} is out of range: {what} has {len(faces)} face(s)")
+        return faces[face_index]
+    if len(faces) > 1:
+        log.warning("%s has %d faces; using the largest (choose another with --face-index)", what, len(faces))
+    return faces[0]
+
+
+def prepare_source(
+    image: np.ndarray,
+    detector: LandmarkDetector,
+    reenactor: Reenactor,
+    face_index: int | None = None,
+    what: str = "the source photo",
+) -> PreparedSource:
+    """Detect, align and prepare the source face of ``image`` (used as the canvas)."""
+    faces = detector.detect(image)
+    face = select_face(faces, face_index, what)
+    affine = crop_transform(face, reenactor.crop_size)
+    crop = crop_image(image, affine, reenactor.crop_size)
+    crop_lm = face.transformed(affine)
+    state = reenactor.prepare(crop, crop_lm)
+    return PreparedSource(image, affine, crop, face, crop_lm, state, len(faces))
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One output frame and what happened to make it."""
+
+    image: np.ndarray
+    face_found: bool
+    driver: FaceLandmarks | None
+
+
+class ReenactmentPipeline:
+    """Per-stream state: the tracker, the driver's reference frame and the last good output."""
+
+    def __init__(
+        self,
+        source: PreparedSource,
+        tracker: Tracker,
+        reenactor: Reenactor,
+        compositor: Compositor | None,
+        paste_back: bool = True,
+    ):
+        self.source = source
+        self.tracker = tracker
+        self.reenactor = reenactor
+        self.compositor = compositor
+        self.paste_back = paste_back
+        self.reference: FaceLandmarks | None = None
+        self._neutral = source.canvas if paste_back else source.crop
+        self._last_good: np.ndarray | None = None
+        self.frames = 0
+        self.faces = 0
+
+    def reanchor(self) -> None:
+        """Use the next frame with a face as the driver's reference (neutral) frame."""
+        self.reference = None
+
+    def process(self, frame_bgr: np.ndarray) -> FrameResult:
+        """The output frame for one driver frame."""
+        self.frames += 1
+        driver = self.tracker.update(frame_bgr)
+        if driver is None:
+            # No face: paste-back shows the untouched source; crop-only repeats the last good crop.
+            fallback = self._neutral if self.paste_back or self._last_good is None else self._last_good
+            return FrameResult(fallback, False, None)
+        self.faces += 1
+        if self.reference is None:
+            self.reference = driver
+        crop = self.reenactor.step(self.source.state, driver, self.reference)
+        if self.paste_back and self.compositor is not None:
+            out = self.compositor.paste(self.source.canvas, crop, self.source.affine)
+        else:
+            out = crop
+        self._last_good = out
+        return FrameResult(out, True, driver)

@@ -1,0 +1,265 @@
+"""The geometric reenactor: analytic retargeting + a landmark-driven piecewise-affine warp.
+
+Control points: the 68 landmarks, forehead points above the brows (moved rigidly with the head),
+a ring around the head (moved by the 2D similarity of the rigid landmarks) and fixed crop-border
+points, so the background stays put and the crop's edge matches the photo for a seamless paste.
+The mouth interior is drawn (dark cavity + upper teeth) when the source's mouth is closed, so an
+opened mouth does not smear the lips; eyelids close by compressing the eye triangles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from streamer import landmarks as L
+from streamer.backends.warp import RemapBackend, create_remap_backend
+from streamer.geometry import umeyama
+from streamer.landmarks import FaceLandmarks
+from streamer.pose import head_axes
+from streamer.retarget import AnalyticRetargeter, MotionMode, rigid_motion
+from streamer.warp import piecewise_affine_map, signed_areas
+
+_FOREHEAD_FROM = np.array([17, 18, 19, 20, 21, 22, 23, 24, 25, 26])
+_N_LANDMARKS = L.NUM_POINTS
+_RING_MARGIN = 8.0  # px between the head ring and the fixed crop border
+
+
+@dataclass(frozen=True)
+class GeometricConfig:
+    """Geometry of the control points (lengths in interocular distances unless noted)."""
+
+    crop_size: int = 256
+    forehead_height: float = 0.75
+    ring_scale: float = 1.35
+    ring_points: int = 20
+    #: Depth of the ring behind the rigid landmarks, in face widths (about the head's centre).
+    ring_depth: float = 0.5
+    border_points_per_side: int = 6
+    #: A source mouth opening (inner lips, interocular units) above this is warped, not drawn.
+    open_mouth_threshold: float = 0.12
+    motion: MotionMode = "relative"
+
+
+@dataclass
+class GeometricSourceState:
+    """Everything ``step`` needs about one source, computed once."""
+
+    crop: np.ndarray
+    landmarks: FaceLandmarks
+    forehead: np.ndarray  # (F, 3) crop coordinates
+    ring: np.ndarray  # (R, 3): around the head, at the depth of the head's centre
+    ring_follow: np.ndarray  # (R,) how much each ring point follows the head (1 above, less below)
+    border: np.ndarray  # (B, 2)
+    triangles: np.ndarray  # (T, 3) indices into [landmarks, forehead, ring, border]
+    face_triangle: np.ndarray  # (T,) bool: all vertices on the face (landmarks or forehead)
+    mouth_triangle: np.ndarray  # (T,) bool: inside the inner lips
+    source_signs: np.ndarray  # (T,) orientation of each triangle in the triangulation template
+    mouth_is_open: bool
+    cavity_color: np.ndarray  # BGR float
+    teeth_color: np.ndarray  # BGR float
+    interocular: float
+
+
+def _ring_points(centre: np.ndarray, hull: np.ndarray, scale: float, count: int) -> np.ndarray:
+    """``count`` points on the outline of ``hull`` pushed out by ``scale`` from ``centre``."""
+    angles = np.linspace(0, 2 * np.pi, count, endpoint=False)
+    rel = hull - centre
+    hull_angles = np.arctan2(rel[:, 1], rel[:, 0])
+    radii = np.linalg.norm(rel, axis=1)
+    order = np.argsort(hull_angles)
+    ha = np.concatenate([hull_angles[order] - 2 * np.pi, hull_angles[order], hull_angles[order] + 2 * np.pi])
+    hr = np.tile(radii[order], 3)
+    r = np.interp(angles, ha, hr) * scale
+    return centre + np.stack([np.cos(angles), np.sin(angles)], axis=1) * r[:, None]
+
+
+def _border_points(size: int, per_side: int) -> np.ndarray:
+    t = np.linspace(0, size - 1, per_side + 1)[:-1]
+    e = float(size - 1)
+    return np.concatenate(
+        [
+            np.stack([t, np.zeros_like(t)], 1),
+            np.stack([np.full_like(t, e), t], 1),
+            np.stack([e - t, np.full_like(t, e)], 1),
+            np.stack([np.zeros_like(t), e - t], 1),
+        ]
+    )
+
+
+def _opened_template(points: np.ndarray, iod: float) -> np.ndarray:
+    """Landmarks with mouth and eyes opened, so the triangulation has a clean mouth and eye interior."""
+    pts = points[:, :2].copy()
+    down = head_axes(points)[:2, 1]
+    down = down / (np.linalg.norm(down) + 1e-9)
+    for idx, amount in (
+        ([61, 62, 63], -0.12),
+        ([65, 66, 67], 0.12),
+        ([37, 38, 43, 44], -0.04),
+        ([40, 41, 46, 47], 0.04),
+    ):
+        pts[idx] += amount * iod * down
+    return pts
+
+
+def _inner_mouth_opening(points: np.ndarray, iod: float) -> float:
+    p = points[:, :2]
+    return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))]) / iod)
+
+
+class GeometricReenactor:
+    """Reenactment by warping the source crop; no learned weights."""
+
+    def __init__(self, config: GeometricConfig | None = None, backend: RemapBackend | None = None):
+        self.config = config or GeometricConfig()
+        self.crop_size = self.config.crop_size
+        self.retargeter = AnalyticRetargeter(self.config.motion, self.crop_size)
+        self.backend = backend or create_remap_backend("opencv")
+
+    def prepare(self, source_crop: np.ndarray, source_landmarks: FaceLandmarks) -> GeometricSourceState:
+        """Control points, triangulation and mouth colours of one source."""
+        cfg = self.config
+        pts = source_landmarks.points.astype(np.float64)
+        iod = L.interocular(pts)
+        axes = head_axes(pts)
+        up = -axes[:, 1]
+        forehead = pts[_FOREHEAD_FROM] + up * cfg.forehead_height * iod
+        face2d = np.concatenate([pts[:, :2], forehead[:, :2]])
+        hull = face2d[cv2.convexHull(face2d.astype(np.float32), returnPoints=False).ravel()]
+        ring = _ring_points(face2d.mean(axis=0), hull, cfg.ring_scale, cfg.ring_points)
+        ring = np.clip(ring, _RING_MARGIN, cfg.crop_size - 1 - _RING_MARGIN)
+        # The ring sits at the head's centre depth, so a turn moves it less than the face surface;
+        # below the mouth it follows the head less and less (neck and shoulders stay).
+        width = float(np.linalg.norm(pts[16] - pts[0]))
+        ring_z = pts[L.RIGID, 2].mean() + cfg.ring_depth * width
+        ring3d = np.concatenate([ring, np.full((len(ring), 1), ring_z)], axis=1)
+        mouth_y, chin_y = (pts[[48, 54]] @ axes[:, 1]).mean(), pts[8] @ axes[:, 1]
+        below_mouth = (ring3d @ axes[:, 1] - mouth_y) / max(chin_y - mouth_y, 1.0)
+        follow = np.clip(1.0 - 0.35 * below_mouth, 0.3, 1.0)
+        border = _border_points(cfg.crop_size, cfg.border_points_per_side)
+
+        template = np.concatenate([_opened_template(pts, iod), forehead[:, :2], ring, border])
+        triangles = Delaunay(template).simplices.astype(np.int32)
+        n_face = _N_LANDMARKS + len(forehead)
+        face_tri = (triangles < n_face).all(axis=1)
+        inner = set(L.INNER_LIPS.tolist())
+        mouth_tri = np.array([set(t.tolist()) <= inner for t in triangles])
+        signs = np.sign(signed_areas(template, triangles))
+
+        cavity, teeth = _mouth_colours(source_crop, pts, iod)
+        return GeometricSourceState(
+            crop=source_crop,
+            landmarks=source_landmarks,
+            forehead=forehead,
+            ring=ring3d,
+            ring_follow=follow,
+            border=border,
+            triangles=triangles,
+            face_triangle=face_tri,
+            mouth_triangle=mouth_tri,
+            source_signs=signs,
+            mouth_is_open=_inner_mouth_opening(pts, iod) > cfg.open_mouth_threshold,
+            cavity_color=cavity,
+            teeth_color=teeth,
+            interocular=iod,
+        )
+
+    def step(self, state: GeometricSourceState, driver: FaceLandmarks, reference: FaceLandmarks) -> np.ndarray:
+        """The source crop warped to the driver's pose and expression."""
+        target = self.retargeter.retarget(state.landmarks, reference, driver)
+        return self.render(state, target)
+
+    def render(self, state: GeometricSourceState, target: FaceLandmarks) -> np.ndarray:
+        """Warp the source crop so its landmarks land on ``target`` (crop coordinates)."""
+        src = state.landmarks.points.astype(np.float64)
+        dst = target.points.astype(np.float64)
+        motion = rigid_motion(src, dst)
+        forehead_dst = motion.apply(state.forehead)
+        ring_src = state.ring[:, :2]
+        w = state.ring_follow[:, None]
+        ring_dst = ring_src + w * (motion.apply(state.ring)[:, :2] - ring_src)
+        ring_dst = np.clip(ring_dst, _RING_MARGIN, self.crop_size - 1 - _RING_MARGIN)
+
+        src_xy = np.concatenate([src[:, :2], state.forehead[:, :2], ring_src, state.border])
+        dst_xy = np.concatenate([dst[:, :2], forehead_dst[:, :2], ring_dst, state.border])
+        z = np.concatenate([dst[:, 2], forehead_dst[:, 2]])
+        far = z.max() + 1e3
+        z_all = np.concatenate([z, np.full(len(state.ring) + len(state.border), far)])
+        depth = z_all[state.triangles].mean(axis=1)
+        flipped = np.sign(signed_areas(dst_xy, state.triangles)) != state.source_signs
+        skip = (state.face_triangle & flipped) | state.mouth_triangle
+        size = (self.crop_size, self.crop_size)
+        map_x, map_y, covered = piecewise_affine_map(src_xy, dst_xy, state.triangles, size, depth, skip)
+        ys, xs = np.nonzero(~covered)
+        map_x[ys, xs] = xs
+        map_y[ys, xs] = ys
+        out = self.backend.remap(state.crop, map_x, map_y)
+        _draw_mouth_interior(out, dst, state)
+        return out
+
+
+def _mouth_colours(crop: np.ndarray, pts: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cavity colour (darkened lips) and teeth colour (matched to the face's brightness)."""
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(pts[L.OUTER_LIPS, :2]).astype(np.int32)], 255)
+    cv2.fillPoly(mask, [np.round(pts[L.INNER_LIPS, :2]).astype(np.int32)], 0)
+    lips = crop[mask > 0].reshape(-1, 3).astype(np.float64)
+    lip = lips.mean(axis=0) if len(lips) else np.array([90.0, 90.0, 150.0])
+    face = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(face, [np.round(pts[L.JAW, :2]).astype(np.int32)], 255)
+    brightness = crop[face > 0].mean() if (face > 0).any() else 128.0
+    teeth = np.array([205.0, 212.0, 218.0]) * np.clip(brightness / 150.0, 0.55, 1.0)
+    return lip * 0.4, teeth
+
+
+def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSourceState) -> None:
+    """Fill the target inner-lip polygon (in place): a dark cavity, then the source's own teeth.
+
+    Stretching the mouth interior would stretch the teeth, so the interior is never warped by the
+    triangles: when the source's mouth is open, its interior moves rigidly with the upper lip (upper
+    teeth stay attached and keep their size) and is clipped to the target opening; when it is
+    closed, an upper-teeth band is drawn under the upper lip.
+    """
+    inner = dst[L.INNER_LIPS, :2]
+    opening = _inner_mouth_opening(dst, state.interocular) * state.interocular
+    if opening < 0.75:
+        return
+    box = cv2.boundingRect(np.round(inner).astype(np.int32))
+    x0, y0 = max(box[0] - 2, 0), max(box[1] - 2, 0)
+    x1 = min(box[0] + box[2] + 3, image.shape[1])
+    y1 = min(box[1] + box[3] + 3, image.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return
+    scale = 4  # supersampled masks for smooth lip edges
+    size = (x1 - x0, y1 - y0)
+    off = np.array([x0, y0], np.float64)
+
+    def poly_mask(poly: np.ndarray) -> np.ndarray:
+        m = np.zeros((size[1] * scale, size[0] * scale), np.uint8)
+        cv2.fillPoly(m, [np.round((poly - off + 0.5) * scale - 0.5).astype(np.int32)], 255, cv2.LINE_AA)
+        return cv2.resize(m, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+    mouth = poly_mask(inner)
+    region = image[y0:y1, x0:x1].astype(np.float32)
+    fill = np.broadcast_to(state.cavity_color.astype(np.float32), region.shape).copy()
+    upper = [60, 61, 62, 63, 64]
+    src = state.landmarks.points[:, :2].astype(np.float64)
+    if state.mouth_is_open:
+        s, rot, t = umeyama(src[upper], dst[upper, :2])
+        local = np.concatenate([s * rot, (t - off)[:, None]], axis=1)
+        interior = cv2.warpAffine(state.crop, local, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        moved = src[L.INNER_LIPS] @ (s * rot).T + t
+        keep = poly_mask(moved)[..., None]
+        fill = fill * (1 - keep) + interior.astype(np.float32) * keep
+    else:
+        down = head_axes(dst)[:2, 1]
+        down = down / (np.linalg.norm(down) + 1e-9)
+        lip = dst[upper, :2]
+        teeth_h = min(0.09 * state.interocular, 0.45 * opening)
+        teeth = poly_mask(np.concatenate([lip, lip[::-1] + teeth_h * down]))[..., None]
+        fill = fill * (1 - teeth) + state.teeth_color.astype(np.float32) * teeth
+    alpha = cv2.GaussianBlur(mouth, (3, 3), 0)[..., None]
+    image[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + fill * alpha + 0.5, 0, 255).astype(np.uint8)

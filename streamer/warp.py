@@ -1,0 +1,85 @@
+"""Piecewise-affine dense warps over a fixed triangulation (backward maps for ``cv2.remap``).
+
+Written by hand: OpenCV has no piecewise-affine warp, and scikit-image's ``PiecewiseAffineTransform``
+searches triangles per pixel (tens of ms at 256x256). Here each target triangle is rasterised once
+with its index, far triangles first (painter's algorithm, so a turned face covers its hidden side),
+and each pixel's source position is that triangle's affine applied to the pixel centre.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+_NO_TRIANGLE = np.iinfo(np.uint16).max
+
+
+def triangle_affines(dst_xy: np.ndarray, src_xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(T, 2, 3) affines taking each destination triangle onto its source triangle.
+
+    Degenerate destination triangles get an all-zero affine (they cover no pixel anyway).
+    """
+    d = dst_xy[triangles].astype(np.float64)  # (T, 3, 2)
+    s = src_xy[triangles].astype(np.float64)
+    dh = np.concatenate([d, np.ones((len(triangles), 3, 1))], axis=2)  # (T, 3, 3): rows [x y 1]
+    det = np.linalg.det(dh)
+    ok = np.abs(det) > 1e-9
+    out = np.zeros((len(triangles), 2, 3))
+    # Solve dh @ A.T = s for each triangle: A.T = inv(dh) @ s.
+    out[ok] = np.transpose(np.linalg.solve(dh[ok], s[ok]), (0, 2, 1))
+    return out
+
+
+def signed_areas(xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle (positive: counter-clockwise in y-down images)."""
+    a, b, c = (xy[triangles[:, k]] for k in range(3))
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
+def rasterize_triangles(
+    dst_xy: np.ndarray, triangles: np.ndarray, order: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """(H, W) uint16 map of triangle indices, drawn in ``order`` (later ones on top); 65535 = none."""
+    h, w = size
+    ids = np.full((h, w), _NO_TRIANGLE, np.uint16)
+    # Fixed-point vertices (4 fractional bits) keep sub-pixel placement, so shared edges do not crack.
+    shift = 4
+    verts = np.round(dst_xy * (1 << shift)).astype(np.int32)
+    for t in order:
+        cv2.fillConvexPoly(ids, verts[triangles[t]], int(t), lineType=cv2.LINE_8, shift=shift)
+    return ids
+
+
+def backward_map(ids: np.ndarray, affines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel source coordinates (map_x, map_y) and a coverage mask from triangle ids."""
+    h, w = ids.shape
+    covered = ids != _NO_TRIANGLE
+    coef = np.zeros((h, w, 6), np.float32)
+    coef[covered] = affines.reshape(len(affines), 6)[ids[covered]]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    map_x = coef[..., 0] * xs + coef[..., 1] * ys + coef[..., 2]
+    map_y = coef[..., 3] * xs + coef[..., 4] * ys + coef[..., 5]
+    map_x[~covered] = -1.0
+    map_y[~covered] = -1.0
+    return map_x, map_y, covered
+
+
+def piecewise_affine_map(
+    src_xy: np.ndarray,
+    dst_xy: np.ndarray,
+    triangles: np.ndarray,
+    size: tuple[int, int],
+    depth: np.ndarray | None = None,
+    skip: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward map for warping an image whose landmarks ``src_xy`` move to ``dst_xy``.
+
+    ``depth`` (per triangle, larger = farther) orders drawing far to near; ``skip`` marks triangles
+    not to draw (e.g. back-facing ones). Returns (map_x, map_y, covered mask).
+    """
+    affines = triangle_affines(dst_xy, src_xy, triangles)
+    order = np.arange(len(triangles)) if depth is None else np.argsort(-depth, kind="stable")
+    if skip is not None:
+        order = order[~skip[order]]
+    ids = rasterize_triangles(dst_xy, triangles, order, size)
+    return backward_map(ids, affines)

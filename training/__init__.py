@@ -1,0 +1,1 @@
+"""Training: datasets, samplers, losses and trainers for the networks in ``streamer.models``."""
