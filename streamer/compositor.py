@@ -2,7 +2,7 @@
 
 The crop is blended with a feathered mask (1 inside, falling to 0 at the crop's edge), and an
 optional colour correction matches the crop to the frame along the seam: the mean colour
-difference in the feather band is removed from the crop, fading out toward the centre.
+difference measured in the feather band is removed from the whole crop.
 """
 
 from __future__ import annotations
@@ -33,44 +33,67 @@ def feather_mask(size: int, feather: float) -> np.ndarray:
     return np.minimum(ramp[:, None], ramp[None, :])
 
 
+@dataclass(frozen=True)
+class _Footprint:
+    """Where a crop lands in a frame: the bounding box, the local affine and the warped mask."""
+
+    box: tuple[int, int, int, int]
+    local: np.ndarray  # crop -> box-local frame coordinates
+    alpha: np.ndarray  # (h, w, 1) float32
+    band: np.ndarray  # (h, w) uint8: the feather band, where seam colours are compared
+
+
 class Compositor:
-    """Blends crops into frames; the mask is built once per crop size."""
+    """Blends crops into frames; the mask is built once per crop size and warped once per alignment."""
 
     def __init__(self, crop_size: int, config: CompositorConfig | None = None):
         self.config = config or CompositorConfig()
         self.crop_size = crop_size
         self.mask = feather_mask(crop_size, self.config.feather)
+        self._cached: tuple[bytes, tuple[int, int], _Footprint | None] | None = None
 
-    def paste(self, frame: np.ndarray, crop: np.ndarray, affine: np.ndarray) -> np.ndarray:
-        """A copy of ``frame`` with ``crop`` (aligned by ``affine``: frame -> crop) blended in."""
-        h, w = frame.shape[:2]
+    def _footprint(self, frame_shape: tuple[int, ...], affine: np.ndarray) -> _Footprint | None:
+        key = (np.asarray(affine, np.float64).tobytes(), frame_shape[:2])
+        if self._cached is not None and self._cached[:2] == key:
+            return self._cached[2]
+        h, w = frame_shape[:2]
         inv = invert_affine(affine)
         s = self.crop_size - 1
         corners = np.array([[0, 0], [s, 0], [0, s], [s, s]], np.float64) @ inv[:, :2].T + inv[:, 2]
         x0, y0 = np.floor(corners.min(axis=0)).astype(int)
         x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        footprint = None
+        if x1 > x0 and y1 > y0:
+            local = inv.copy()
+            local[:, 2] -= (x0, y0)
+            alpha = cv2.warpAffine(
+                self.mask, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+            )
+            band = ((alpha > 0.05) & (alpha < 0.95)).astype(np.uint8)
+            footprint = _Footprint((x0, y0, x1, y1), local, alpha[..., None], band)
+        self._cached = (key[0], key[1], footprint)
+        return footprint
+
+    def paste(self, frame: np.ndarray, crop: np.ndarray, affine: np.ndarray) -> np.ndarray:
+        """A copy of ``frame`` with ``crop`` (aligned by ``affine``: frame -> crop) blended in."""
         out = frame.copy()
-        if x1 <= x0 or y1 <= y0:
+        fp = self._footprint(frame.shape, affine)
+        if fp is None:
             return out
-        local = inv.copy()
-        local[:, 2] -= (x0, y0)
-        size = (x1 - x0, y1 - y0)
-        flags = cv2.INTER_LINEAR
-        warped = cv2.warpAffine(crop, local, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-        alpha = cv2.warpAffine(self.mask, local, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)[..., None]
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        warped = warped.astype(np.float32)
-        if self.config.color_match:
-            warped = _match_seam_colour(warped, region, alpha[..., 0])
-        out[y0:y1, x0:x1] = np.clip(region + alpha * (warped - region) + 0.5, 0, 255).astype(np.uint8)
+        x0, y0, x1, y1 = fp.box
+        region = out[y0:y1, x0:x1]
+        warped = cv2.warpAffine(
+            crop, fp.local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        blend = warped.astype(np.float32)
+        blend -= region
+        if self.config.color_match and int(fp.band.sum()) >= 16:
+            # Remove the crop's mean colour offset, measured in the feather band, from the whole crop.
+            blend += np.subtract(cv2.mean(region, fp.band)[:3], cv2.mean(warped, fp.band)[:3]).astype(np.float32)
+        blend *= fp.alpha
+        blend += region
+        blend += 0.5
+        np.clip(blend, 0, 255, out=blend)
+        out[y0:y1, x0:x1] = blend.astype(np.uint8)
         return out
-
-
-def _match_seam_colour(crop: np.ndarray, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Remove the crop's mean colour offset measured in the feather band (0.05 < alpha < 0.95)."""
-    band = (alpha > 0.05) & (alpha < 0.95)
-    if band.sum() < 16:
-        return crop
-    offset = (frame[band] - crop[band]).mean(axis=0)
-    return crop + offset[None, None, :] * (1.0 - alpha[..., None] * 0.5)

@@ -6,6 +6,7 @@ Three threads with bounded, ordered queues (offline path: nothing is dropped): t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -49,6 +50,7 @@ class ConvertOptions:
     max_side: int = 1280
     progress: bool = True
     strip: Path | None = None
+    max_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,11 @@ def check_paths(opts: ConvertOptions) -> None:
         raise InputError(f"output must be a video file (.mp4, .mov, .mkv), got {opts.out.name}")
 
 
-def _reader(source: VideoFileSource, out_q: queue.Queue, stop: threading.Event, errors: list) -> None:
+def _reader(
+    source: VideoFileSource, out_q: queue.Queue, stop: threading.Event, errors: list, max_seconds: float | None
+) -> None:
     try:
-        for item in source.items():
+        for item in source.items(max_seconds):
             while not stop.is_set():
                 try:
                     out_q.put(item, timeout=0.1)
@@ -124,79 +128,113 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     """Run one conversion; raises ``InputError`` for bad input, leaves no partial output on failure."""
     check_paths(opts)
     canvas = fit_within(load_image(opts.source), opts.max_side)
-    source_video = VideoFileSource(opts.driver)
-    backend = create_remap_backend(opts.backend)
-    reenactor = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend)
-    photo_detector = create_detector(opts.landmarks, "image", max_faces=5)
-    try:
-        prepared = prepare_source(canvas, photo_detector, reenactor, opts.face_index)
-    finally:
-        photo_detector.close()
-    tracker = DetectorTracker(create_detector(opts.landmarks, "video"))
-    compositor = Compositor(opts.size) if opts.paste_back else None
-    pipeline = ReenactmentPipeline(prepared, tracker, reenactor, compositor, opts.paste_back)
-
-    info = source_video.info
-    h, w = canvas.shape[:2] if opts.paste_back else (opts.size, opts.size)
-    sink = VideoFileSink(opts.out, w, h, info.rate, info.time_base, info.audio)
-    in_q: queue.Queue = queue.Queue(_QUEUE_SIZE)
-    out_q: queue.Queue = queue.Queue(_QUEUE_SIZE)
-    stop = threading.Event()
-    read_errors: list = []
-    write_errors: list = []
-    reader = threading.Thread(target=_reader, args=(source_video, in_q, stop, read_errors), name="decode", daemon=True)
-    writer = threading.Thread(target=_writer, args=(sink, out_q, write_errors), name="encode", daemon=True)
-    strip = _StripCollector(info.frames) if opts.strip else None
-    bar = tqdm(
-        total=info.frames or None, unit="frame", disable=not opts.progress, dynamic_ncols=True, desc=opts.out.name
-    )
-    start = time.perf_counter()
-    finished = False
-    try:
-        reader.start()
-        writer.start()
-        while (item := in_q.get()) is not _END:
-            if isinstance(item, VideoFrame):
+    with contextlib.ExitStack() as cleanup:
+        source_video = VideoFileSource(opts.driver)
+        cleanup.callback(source_video.close)
+        backend = create_remap_backend(opts.backend)
+        reenactor = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend)
+        with contextlib.closing(create_detector(opts.landmarks, "image", max_faces=5)) as photo_detector:
+            prepared = prepare_source(canvas, photo_detector, reenactor, opts.face_index)
+        tracker = DetectorTracker(create_detector(opts.landmarks, "video"))
+        cleanup.callback(tracker.close)
+        compositor = Compositor(opts.size) if opts.paste_back else None
+        pipeline = ReenactmentPipeline(prepared, tracker, reenactor, compositor, opts.paste_back)
+        info = source_video.info
+        h, w = canvas.shape[:2] if opts.paste_back else (opts.size, opts.size)
+        sink = VideoFileSink(opts.out, w, h, info.rate, info.time_base, info.audio)
+        total = info.frames
+        if opts.max_seconds is not None:
+            total = min(total or 10**9, int(opts.max_seconds * info.rate) + 1)
+        strip = _StripCollector(total) if opts.strip else None
+        bar = tqdm(total=total or None, unit="frame", disable=not opts.progress, dynamic_ncols=True, desc=opts.out.name)
+        cleanup.callback(bar.close)
+        start = time.perf_counter()
+        with _Threads(source_video, sink, opts.max_seconds) as threads:
+            for item in threads.items():
+                if not isinstance(item, VideoFrame):
+                    threads.emit(item)
+                    continue
                 result = pipeline.process(item.image)
-                out_q.put((result.image, item.pts))
+                threads.emit((result.image, item.pts))
                 if strip is not None and strip.wants(item.index):
+                    face = prepared.landmarks if opts.paste_back else None
                     strip.add(
                         item.index,
                         _face_tile(item.image, result.driver, opts.size),
-                        _face_tile(result.image, prepared.landmarks if opts.paste_back else None, opts.size),
+                        _face_tile(result.image, face, opts.size),
                     )
                 bar.update(1)
                 if pipeline.frames % 10 == 0:
                     bar.set_postfix(fps=f"{pipeline.frames / (time.perf_counter() - start):.1f}")
-            else:
-                out_q.put(item)
-            if write_errors:
-                raise write_errors[0]
-        if read_errors:
-            raise read_errors[0]
-        out_q.put(_END)
-        writer.join()
-        if write_errors:
-            raise write_errors[0]
-        if pipeline.faces == 0:
-            raise NoFaceError(f"no face found in any frame of the driver video {opts.driver}")
-        seconds = time.perf_counter() - start
-        sink.finish()
-        finished = True
-    finally:
-        bar.close()
-        stop.set()
-        if not finished:
-            _drain(in_q)
-            out_q.put(_END)
-            writer.join(timeout=5)
-            sink.abort()
-        reader.join(timeout=5)
-        source_video.close()
-        tracker.close()
+            threads.finish_writing()
+            if pipeline.faces == 0:
+                raise NoFaceError(f"no face found in any frame of the driver video {opts.driver}")
+            seconds = time.perf_counter() - start
+            sink.finish()
     if strip is not None:
         strip.save(opts.strip)
     return ConvertSummary(opts.out, pipeline.frames, pipeline.faces, seconds, backend.name)
+
+
+class _Threads:
+    """The decode and encode threads around the main loop, with their bounded queues.
+
+    On any exit other than a completed ``sink.finish()``, the sink is aborted (temp file removed).
+    """
+
+    def __init__(self, source: VideoFileSource, sink: VideoFileSink, max_seconds: float | None):
+        self.sink = sink
+        self.in_q: queue.Queue = queue.Queue(_QUEUE_SIZE)
+        self.out_q: queue.Queue = queue.Queue(_QUEUE_SIZE)
+        self.stop = threading.Event()
+        self.read_errors: list[BaseException] = []
+        self.write_errors: list[BaseException] = []
+        self.reader = threading.Thread(
+            target=_reader,
+            args=(source, self.in_q, self.stop, self.read_errors, max_seconds),
+            name="decode",
+            daemon=True,
+        )
+        self.writer = threading.Thread(
+            target=_writer, args=(sink, self.out_q, self.write_errors), name="encode", daemon=True
+        )
+        self._writer_done = False
+
+    def __enter__(self) -> _Threads:
+        self.reader.start()
+        self.writer.start()
+        return self
+
+    def items(self):
+        """Decoded frames and audio packets until the end of the input (re-raises reader errors)."""
+        while (item := self.in_q.get()) is not _END:
+            yield item
+        if self.read_errors:
+            raise self.read_errors[0]
+
+    def emit(self, item) -> None:
+        """Hand an output frame ``(image, pts)`` or an audio packet to the encoder."""
+        if self.write_errors:
+            raise self.write_errors[0]
+        self.out_q.put(item)
+
+    def finish_writing(self) -> None:
+        """Wait until everything emitted is encoded."""
+        self.out_q.put(_END)
+        self.writer.join()
+        self._writer_done = True
+        if self.write_errors:
+            raise self.write_errors[0]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stop.set()
+        if exc_type is not None:
+            _drain(self.in_q)
+            if not self._writer_done:
+                self.out_q.put(_END)
+                self.writer.join(timeout=5)
+            self.sink.abort()
+        self.reader.join(timeout=5)
 
 
 def _face_tile(image: np.ndarray, face, size: int) -> np.ndarray:

@@ -65,14 +65,15 @@ class TorchRemap:
         return _from_nchw(out.numpy())
 
 
-def export_pixel_warp_onnx(height: int, width: int, opset: int = 18) -> bytes:
-    """ONNX bytes of ``PixelMapWarp`` for a ``height`` x ``width`` BGR image and map."""
+def export_pixel_warp_onnx(height: int, width: int, opset: int = 18, out_size: tuple[int, int] | None = None) -> bytes:
+    """ONNX bytes of ``PixelMapWarp`` for a ``height`` x ``width`` BGR image and an ``out_size`` (h, w) map."""
     import torch
 
     from streamer.models.pixel_warp import PixelMapWarp
 
     buf = io.BytesIO()
-    args = (torch.zeros(1, 3, height, width), torch.zeros(1, height, width, 2))
+    oh, ow = out_size or (height, width)
+    args = (torch.zeros(1, 3, height, width), torch.zeros(1, oh, ow, 2))
     torch.onnx.export(
         PixelMapWarp().eval(),
         args,
@@ -95,20 +96,20 @@ class OnnxRuntimeRemap:
 
         self._ort = ort
         self._threads = threads
-        self._sessions: dict[tuple[int, int], object] = {}
+        self._sessions: dict[tuple[int, ...], object] = {}
 
-    def _session(self, h: int, w: int):
-        if (h, w) not in self._sessions:
+    def _session(self, h: int, w: int, oh: int, ow: int):
+        if (h, w, oh, ow) not in self._sessions:
             opts = self._ort.SessionOptions()
             opts.intra_op_num_threads = self._threads
             opts.inter_op_num_threads = 1
-            self._sessions[(h, w)] = self._ort.InferenceSession(
-                export_pixel_warp_onnx(h, w), opts, providers=["CPUExecutionProvider"]
+            self._sessions[(h, w, oh, ow)] = self._ort.InferenceSession(
+                export_pixel_warp_onnx(h, w, out_size=(oh, ow)), opts, providers=["CPUExecutionProvider"]
             )
-        return self._sessions[(h, w)]
+        return self._sessions[(h, w, oh, ow)]
 
     def remap(self, image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-        sess = self._session(*image.shape[:2])
+        sess = self._session(*image.shape[:2], *map_x.shape[:2])
         pm = np.stack([map_x, map_y], axis=-1)[None].astype(np.float32)
         (out,) = sess.run(None, {"image": _to_nchw(image), "pixel_map": pm})
         return _from_nchw(out)

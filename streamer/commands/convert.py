@@ -72,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-side", type=int, default=1280, help="largest output side with --paste-back (default 1280)")
     p.add_argument("--threads", type=int, default=None, help="compute threads (default 1; 0 = all cores)")
     p.add_argument("--strip", type=Path, default=None, help="also save a picture of driver/output frame pairs")
+    p.add_argument("--max-seconds", type=float, default=None, help="convert only the first SECONDS of the driver")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_convert)
 
@@ -107,6 +108,7 @@ def _run_convert(args: argparse.Namespace) -> int:
             face_index=args.face_index,
             max_side=args.max_side,
             progress=not args.quiet,
+            max_seconds=args.max_seconds,
             strip=args.strip,
         )
         summary = convert(opts)

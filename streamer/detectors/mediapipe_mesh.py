@@ -2,9 +2,10 @@
 
 The 478-point mesh carries its own depth; we map it to the iBUG order with a fixed index table and
 derive per-point visibility from the head pose, so profile views flag the hidden cheek as invisible.
-The mesh solution gives no per-face score, so the confidence is the BlazeFace detector's score for
-the matching box (the same detector the mesh uses to find faces); a face the mesh keeps tracking
-without a matching detection gets ``TRACKED_CONFIDENCE``.
+The mesh solution gives no per-face score. In image mode the confidence is the BlazeFace detector's
+score for the matching box (the detector the mesh itself uses to find faces); in video mode, where
+running BlazeFace on every frame would double the cost, and for a face BlazeFace misses, it is
+``TRACKED_CONFIDENCE``: the mesh only returns faces whose presence score passed that threshold.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ MESH_TO_IBUG68 = np.array(
     ]
 )
 
+#: The mesh's presence threshold (``min_tracking_confidence``), reported when no better score exists.
 TRACKED_CONFIDENCE = 0.5
 
 
@@ -116,7 +118,11 @@ class MediaPipeDetector:
             min_tracking_confidence=min_confidence,
         )
         # Full-range model: finds the small faces of wide shots, which the short-range one misses.
-        self._boxes = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.3)
+        self._boxes = (
+            mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.3)
+            if mode == "image"
+            else None
+        )
 
     def detect(self, image_bgr: np.ndarray) -> list[FaceLandmarks]:
         """All faces, largest first, in the image's pixel coordinates."""
@@ -137,6 +143,8 @@ class MediaPipeDetector:
         return faces
 
     def _scored_boxes(self, rgb: np.ndarray, w: int, h: int) -> list[tuple[np.ndarray, float]]:
+        if self._boxes is None:
+            return []
         out = self._boxes.process(rgb)
         boxes = []
         for det in out.detections or []:
@@ -148,4 +156,5 @@ class MediaPipeDetector:
     def close(self) -> None:
         """Release the MediaPipe graphs."""
         self._mesh.close()
-        self._boxes.close()
+        if self._boxes is not None:
+            self._boxes.close()

@@ -73,18 +73,30 @@ class VideoFileSource:
             self._audio,
         )
 
-    def items(self) -> Iterator[VideoFrame | av.Packet]:
-        """Decoded video frames and raw audio packets, in file order."""
+    def items(self, max_seconds: float | None = None) -> Iterator[VideoFrame | av.Packet]:
+        """Decoded video frames and raw audio packets, in file order (up to ``max_seconds`` if given)."""
         streams = [s for s in (self._video, self._audio) if s is not None]
+        start = {s.index: (s.start_time or 0) for s in streams}
+
+        def too_late(pts: int | None, stream) -> bool:
+            return (
+                max_seconds is not None
+                and pts is not None
+                and stream.time_base is not None
+                and float((pts - start[stream.index]) * stream.time_base) >= max_seconds
+            )
+
         index = 0
         fallback_step = int(round(1 / (self.info.rate * self.info.time_base))) or 1
         try:
             for packet in self._container.demux(*streams):
                 if packet.stream.type == "audio":
-                    if packet.dts is not None:
+                    if packet.dts is not None and not too_late(packet.pts, packet.stream):
                         yield packet
                     continue
                 for frame in packet.decode():
+                    if too_late(frame.pts, self._video):
+                        return
                     pts = frame.pts if frame.pts is not None else index * fallback_step
                     yield VideoFrame(frame.to_ndarray(format="bgr24"), pts, self.info.time_base, index)
                     index += 1

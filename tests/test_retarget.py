@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from streamer.geometry import rotation_matrix
+from streamer.landmarks import FaceLandmarks
+from streamer.pose import expression_vector, head_axes, head_pose
+from streamer.retarget import AnalyticRetargeter
+
+
+def move(face: FaceLandmarks, yaw=0.0, pitch=0.0, roll=0.0, scale=1.0, shift=(0, 0), mouth=0.0) -> FaceLandmarks:
+    p = face.points.astype(np.float64).copy()
+    p[[65, 66, 67, 56, 57, 58, 7, 8, 9]] += (0, mouth, 0)
+    c = p.mean(axis=0)
+    p = scale * (p - c) @ rotation_matrix(yaw, pitch, roll).T + c + (*shift, 0)
+    return face.with_points(p)
+
+
+@pytest.fixture()
+def driver(astronaut_face) -> FaceLandmarks:
+    """A driver with another face shape: narrower and longer, elsewhere in its frame, at another scale."""
+    p = astronaut_face.points.astype(np.float64).copy()
+    c = p.mean(axis=0)
+    p = (p - c) * (0.8, 1.15, 0.9) * 1.6 + c + (300, 50, 0)
+    return astronaut_face.with_points(p)
+
+
+class TestRelative:
+    def test_reference_frame_gives_the_source_back(self, astronaut_face, driver):
+        out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, driver)
+        np.testing.assert_allclose(out.points, astronaut_face.points, atol=1e-3)
+
+    def test_head_turn_transfers(self, astronaut_face, driver):
+        turned = move(driver, yaw=25, pitch=-10, roll=6)
+        out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, turned)
+        p0, p1 = head_pose(astronaut_face.points), head_pose(out.points)
+        assert p1.yaw - p0.yaw == pytest.approx(25, abs=2)
+        assert p1.pitch - p0.pitch == pytest.approx(-10, abs=2)
+        assert p1.roll - p0.roll == pytest.approx(6, abs=2)
+
+    def test_translation_scales_into_the_source(self, astronaut_face, driver):
+        shifted = move(driver, shift=(32, 0))  # driver face is 1.6x larger than the source
+        out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, shifted)
+        dx = (out.points - astronaut_face.points)[:, 0].mean()
+        assert dx == pytest.approx(32 / 1.6 / 0.8 * 0.8, rel=0.25)
+
+    def test_expression_transfers_and_source_shape_stays(self, astronaut_face, driver):
+        opened = move(driver, mouth=30)
+        out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, opened)
+        assert expression_vector(out.points)[0] > expression_vector(astronaut_face.points)[0] + 0.1
+        # the source keeps its own jaw width and face proportions (the driver's are narrower)
+        width = lambda f: np.linalg.norm(f.points[16, :2] - f.points[0, :2])  # noqa: E731
+        height = lambda f: np.linalg.norm(f.points[27, :2] - f.points[33, :2])  # noqa: E731 (not moved by the mouth)
+        assert width(out) == pytest.approx(width(astronaut_face), rel=0.03)
+        ratio_src = width(astronaut_face) / height(astronaut_face)
+        assert width(out) / height(out) == pytest.approx(ratio_src, rel=0.03)
+
+    def test_lips_never_cross(self, astronaut_face, driver):
+        closed = move(driver, mouth=-60)  # pushes the lower lip far above the upper one
+        out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, closed)
+        down = head_axes(out.points)[:, 1]
+        gaps = (out.points[[65, 66, 67]] - out.points[[63, 62, 61]]) @ down
+        assert (gaps >= -1e-3).all()
+
+
+class TestAbsolute:
+    def test_uses_the_drivers_shape(self, astronaut_face, driver):
+        out = AnalyticRetargeter("absolute").retarget(astronaut_face, driver, driver)
+        ratio = lambda p: np.linalg.norm(p[16, :2] - p[0, :2]) / np.linalg.norm(p[27, :2] - p[8, :2])  # noqa: E731
+        assert ratio(out.points) == pytest.approx(ratio(driver.points), rel=0.01)
+        assert ratio(out.points) < 0.85 * ratio(astronaut_face.points)
