@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from streamer.errors import InputError
     from streamer.native_logs import filtered_stderr
 
+    args.stderr_is_tty = sys.stderr.isatty()  # asked before fd 2 becomes the filter's pipe
     try:
         with contextlib.nullcontext() if args.debug else filtered_stderr():
             return int(args.func(args) or 0)

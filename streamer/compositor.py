@@ -39,7 +39,8 @@ class _Footprint:
 
     box: tuple[int, int, int, int]
     local: np.ndarray  # crop -> box-local frame coordinates
-    alpha: np.ndarray  # (h, w, 1) float32
+    alpha: np.ndarray  # (h, w) float32: weight of the crop
+    beta: np.ndarray  # (h, w) float32: 1 - alpha, weight of the frame
     band: np.ndarray  # (h, w) uint8: the feather band, where seam colours are compared
 
 
@@ -71,7 +72,7 @@ class Compositor:
                 self.mask, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
             )
             band = ((alpha > 0.05) & (alpha < 0.95)).astype(np.uint8)
-            footprint = _Footprint((x0, y0, x1, y1), local, alpha[..., None], band)
+            footprint = _Footprint((x0, y0, x1, y1), local, alpha, (1.0 - alpha).astype(np.float32), band)
         self._cached = (key[0], key[1], footprint)
         return footprint
 
@@ -86,14 +87,9 @@ class Compositor:
         warped = cv2.warpAffine(
             crop, fp.local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        blend = warped.astype(np.float32)
-        blend -= region
         if self.config.color_match and int(fp.band.sum()) >= 16:
             # Remove the crop's mean colour offset, measured in the feather band, from the whole crop.
-            blend += np.subtract(cv2.mean(region, fp.band)[:3], cv2.mean(warped, fp.band)[:3]).astype(np.float32)
-        blend *= fp.alpha
-        blend += region
-        blend += 0.5
-        np.clip(blend, 0, 255, out=blend)
-        out[y0:y1, x0:x1] = blend.astype(np.uint8)
+            offset = np.subtract(cv2.mean(region, fp.band), cv2.mean(warped, fp.band))
+            warped = cv2.add(warped, offset, dtype=cv2.CV_8U)
+        out[y0:y1, x0:x1] = cv2.blendLinear(warped, region, fp.alpha, fp.beta)
         return out

@@ -15,10 +15,15 @@ import threading
 from collections.abc import Iterator
 
 _NATIVE_LINE = re.compile(
-    rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\]"
+    rb"(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\]"
     rb"|INFO: Created TensorFlow Lite"
-    rb"|WARNING: All log messages before absl::InitializeLog\(\))"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\))[^\n]*\n?"
 )
+
+
+def strip_native_lines(text: bytes) -> bytes:
+    """``text`` without MediaPipe's native log lines (also when one lands inside a progress-bar line)."""
+    return _NATIVE_LINE.sub(b"", text)
 
 
 @contextlib.contextmanager
@@ -39,16 +44,13 @@ def filtered_stderr() -> Iterator[None]:
         with os.fdopen(read_fd, "rb", buffering=0) as pipe:
             while chunk := pipe.read(65536):
                 buf += chunk
-                # progress bars redraw with '\r' and no newline: forward partial lines at once
-                *lines, buf = re.split(rb"(?<=[\n\r])", buf)
-                for line in lines:
-                    if not _NATIVE_LINE.match(line):
-                        os.write(saved, line)
-                if buf and not _NATIVE_LINE.match(buf) and not buf[:1].isalpha():
-                    os.write(saved, buf)
-                    buf = b""
-        if buf and not _NATIVE_LINE.match(buf):
-            os.write(saved, buf)
+                # forward up to the last line break ('\r' too: progress bars redraw without '\n')
+                cut = max(buf.rfind(b"\n"), buf.rfind(b"\r")) + 1
+                if cut:
+                    os.write(saved, strip_native_lines(buf[:cut]))
+                    buf = buf[cut:]
+        if buf:
+            os.write(saved, strip_native_lines(buf))
 
     thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
     thread.start()

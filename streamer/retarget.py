@@ -60,38 +60,84 @@ def _uncross(points: np.ndarray) -> np.ndarray:
     return pts
 
 
-class AnalyticRetargeter:
-    """Moves the source's landmarks by the driver's motion (relative) or replaces them (absolute)."""
+#: Points that move with the lower lip when the mouth opens, and how much (jaw follows partly).
+_LOWER_LIP_WEIGHTS = {
+    65: 1.0,
+    66: 1.0,
+    67: 1.0,
+    55: 1.0,
+    56: 1.0,
+    57: 1.0,
+    58: 1.0,
+    59: 1.0,
+    7: 0.8,
+    8: 0.8,
+    9: 0.8,
+    6: 0.6,
+    10: 0.6,
+    5: 0.3,
+    11: 0.3,
+}
+_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 
-    def __init__(self, mode: MotionMode = "relative", crop_size: int = 256):
+
+def mouth_gap(points: np.ndarray) -> float:
+    """Mean inner-lip gap along the head's down axis, in 3D interocular distances (pose-free)."""
+    down = head_axes(points)[:, 1]
+    iod = np.linalg.norm(points[L.LEFT_EYE].mean(0) - points[L.RIGHT_EYE].mean(0)) + 1e-9
+    return float(np.mean([(points[lo] - points[up]) @ down for up, lo in _INNER_LIP_PAIRS]) / iod)
+
+
+def _set_mouth_gap(points: np.ndarray, gap: float) -> np.ndarray:
+    """Move the lower lip (and partly the jaw) along the head's down axis to reach ``gap``."""
+    pts = points.copy()
+    down = head_axes(pts)[:, 1]
+    iod = np.linalg.norm(pts[L.LEFT_EYE].mean(0) - pts[L.RIGHT_EYE].mean(0))
+    change = (max(gap, 0.0) - mouth_gap(pts)) * iod
+    for idx, weight in _LOWER_LIP_WEIGHTS.items():
+        pts[idx] += weight * change * down
+    return pts
+
+
+class AnalyticRetargeter:
+    """Moves the source's landmarks by the driver's motion (relative) or replaces them (absolute).
+
+    In relative mode the mouth opening is transferred as an absolute amount (the driver's inner-lip
+    gap in interocular units), not as a change since the reference frame: a reference frame caught
+    mid-word would otherwise leave the source unable to close (or open) its mouth that far.
+    """
+
+    def __init__(self, mode: MotionMode = "relative", crop_size: int = 256, absolute_mouth: bool = True):
         self.mode = mode
         self.crop_size = crop_size
-
-    def motion(self, source: np.ndarray, driver_ref: np.ndarray, driver: np.ndarray) -> RigidMotion:
-        """The rigid motion to apply to the source (relative mode), in the source's frame."""
-        drv = rigid_motion(driver_ref, driver)
-        to_src = rigid_motion(driver_ref, source)  # driver reference frame -> source frame
-        rot_src = to_src.rotation @ drv.rotation @ to_src.rotation.T
-        shift_src = to_src.scale * to_src.rotation @ drv.shift
-        return RigidMotion(drv.scale, rot_src, source[L.RIGID].mean(axis=0), shift_src)
+        self.absolute_mouth = absolute_mouth
 
     def retarget(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
         """Target landmarks in the source's coordinates for this driver frame."""
         if self.mode == "absolute":
-            to_crop = crop_transform(driver_ref, self.crop_size)
-            src_to_crop = crop_transform(source, self.crop_size)
-            # driver frame -> driver reference crop -> source coordinates
-            M = np.vstack([src_to_crop, [0, 0, 1]])
-            back = np.linalg.inv(M)[:2]
-            moved = driver.transformed(to_crop).transformed(back)
-            return moved.with_points(moved.points, visibility_from_landmarks(moved.points))
+            return self._absolute(source, driver_ref, driver)
         src = source.points.astype(np.float64)
         ref = driver_ref.points.astype(np.float64)
         cur = driver.points.astype(np.float64)
-        drv = rigid_motion(ref, cur)
+        drv = rigid_motion(ref, cur)  # the driver's head motion since its reference frame
+        to_src = rigid_motion(ref, src)  # driver reference frame -> source frame
         unposed = (cur - drv.centre - drv.shift) @ drv.rotation / drv.scale + drv.centre
-        expression = unposed - ref
-        to_src = rigid_motion(ref, src)
-        shaped = _uncross(src + to_src.scale * expression @ to_src.rotation.T)
-        target = self.motion(src, ref, cur).apply(shaped)
+        shaped = src + to_src.scale * (unposed - ref) @ to_src.rotation.T
+        if self.absolute_mouth:
+            shaped = _set_mouth_gap(shaped, mouth_gap(cur))
+        shaped = _uncross(shaped)
+        motion = RigidMotion(
+            drv.scale,
+            to_src.rotation @ drv.rotation @ to_src.rotation.T,
+            src[L.RIGID].mean(axis=0),
+            to_src.scale * to_src.rotation @ drv.shift,
+        )
+        target = motion.apply(shaped)
         return source.with_points(target, visibility_from_landmarks(target))
+
+    def _absolute(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
+        # driver frame -> driver reference crop -> source coordinates
+        to_crop = crop_transform(driver_ref, self.crop_size)
+        from_crop = np.linalg.inv(np.vstack([crop_transform(source, self.crop_size), [0, 0, 1]]))[:2]
+        moved = driver.transformed(to_crop).transformed(from_crop)
+        return moved.with_points(moved.points, visibility_from_landmarks(moved.points))

@@ -17,16 +17,24 @@ _NO_TRIANGLE = np.iinfo(np.uint16).max
 def triangle_affines(dst_xy: np.ndarray, src_xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """(T, 2, 3) affines taking each destination triangle onto its source triangle.
 
-    Degenerate destination triangles get an all-zero affine (they cover no pixel anyway).
+    Closed form per triangle (edge matrices and a 2x2 inverse), vectorised over triangles; degenerate
+    destination triangles get an all-zero affine (they cover no pixel anyway).
     """
     d = dst_xy[triangles].astype(np.float64)  # (T, 3, 2)
     s = src_xy[triangles].astype(np.float64)
-    dh = np.concatenate([d, np.ones((len(triangles), 3, 1))], axis=2)  # (T, 3, 3): rows [x y 1]
-    det = np.linalg.det(dh)
+    de = d[:, 1:] - d[:, :1]  # (T, 2, 2): rows are edge vectors
+    se = s[:, 1:] - s[:, :1]
+    det = de[:, 0, 0] * de[:, 1, 1] - de[:, 0, 1] * de[:, 1, 0]
     ok = np.abs(det) > 1e-9
+    inv = np.zeros_like(de)
+    inv[:, 0, 0], inv[:, 0, 1] = de[:, 1, 1], -de[:, 0, 1]
+    inv[:, 1, 0], inv[:, 1, 1] = -de[:, 1, 0], de[:, 0, 0]
+    inv[ok] /= det[ok, None, None]
+    lin = np.einsum("tji,tkj->tik", se, inv)  # L = E_s @ inv(E_d), edges as columns
     out = np.zeros((len(triangles), 2, 3))
-    # Solve dh @ A.T = s for each triangle: A.T = inv(dh) @ s.
-    out[ok] = np.transpose(np.linalg.solve(dh[ok], s[ok]), (0, 2, 1))
+    out[:, :, :2] = lin
+    out[:, :, 2] = s[:, 0] - np.einsum("tij,tj->ti", lin, d[:, 0])
+    out[~ok] = 0.0
     return out
 
 

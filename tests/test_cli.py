@@ -107,11 +107,10 @@ class TestBadInput:
                                   tmp_path / "o.mp4"), "no face found in the source photo")
 
     def test_several_faces_picks_the_largest_and_says_so(self, example_driver, source, tmp_path):
-        img = cv2.imread(str(source))
-        small = cv2.resize(img, (256, 256))
-        group = np.full((512, 800, 3), 128, np.uint8)
-        group[:, :512] = img
-        group[128:384, 530:786] = small
+        head = cv2.imread(str(source))[20:320, 90:390]
+        group = np.full((320, 600, 3), 128, np.uint8)
+        group[10:310, :300] = head
+        group[40:280, 330:570] = cv2.resize(head, (240, 240))
         path = tmp_path / "two.png"
         cv2.imwrite(str(path), group)
         proc = run("convert", "--source", path, "--driver", example_driver, "--out", tmp_path / "o.mp4",

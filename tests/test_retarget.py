@@ -4,7 +4,7 @@ import pytest
 from streamer.geometry import rotation_matrix
 from streamer.landmarks import FaceLandmarks
 from streamer.pose import expression_vector, head_axes, head_pose
-from streamer.retarget import AnalyticRetargeter
+from streamer.retarget import _LOWER_LIP_WEIGHTS, AnalyticRetargeter, mouth_gap
 
 
 def move(face: FaceLandmarks, yaw=0.0, pitch=0.0, roll=0.0, scale=1.0, shift=(0, 0), mouth=0.0) -> FaceLandmarks:
@@ -26,8 +26,17 @@ def driver(astronaut_face) -> FaceLandmarks:
 
 class TestRelative:
     def test_reference_frame_gives_the_source_back(self, astronaut_face, driver):
-        out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, driver)
+        out = AnalyticRetargeter("relative", absolute_mouth=False).retarget(astronaut_face, driver, driver)
         np.testing.assert_allclose(out.points, astronaut_face.points, atol=1e-3)
+        out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, driver)
+        still = np.setdiff1d(np.arange(68), list(_LOWER_LIP_WEIGHTS))
+        np.testing.assert_allclose(out.points[still], astronaut_face.points[still], atol=1e-3)
+
+    def test_mouth_gap_is_the_drivers(self, astronaut_face, driver):
+        for mouth in (0.0, 20.0, 45.0):
+            cur = move(driver, yaw=15, mouth=mouth)
+            out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, cur)
+            assert mouth_gap(out.points) == pytest.approx(max(mouth_gap(cur.points), 0), abs=0.01)
 
     def test_head_turn_transfers(self, astronaut_face, driver):
         turned = move(driver, yaw=25, pitch=-10, roll=6)

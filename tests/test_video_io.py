@@ -47,10 +47,12 @@ class TestSource:
 
 class TestSink:
     def test_atomic_write_and_audio_copy(self, example_driver, tmp_path):
-        info, frames, packets = frames_and_packets(example_driver)
+        _, frames, packets = frames_and_packets(example_driver)
         out = tmp_path / "out.mp4"
+        src = VideoFileSource(example_driver)  # the audio template must come from an open container
+        info = src.info
         sink = VideoFileSink(out, info.width, info.height, info.rate, info.time_base, info.audio)
-        src = VideoFileSource(example_driver)
+        audio_codec, audio_rate = info.audio.codec_context.name, info.audio.codec_context.sample_rate
         for item in src.items():
             if isinstance(item, VideoFrame):
                 assert not out.exists()  # nothing at the final path until finish()
@@ -63,8 +65,7 @@ class TestSink:
         with av.open(str(out)) as c:
             v, a = c.streams.video[0], c.streams.audio[0]
             assert (v.codec_context.name, v.codec_context.pix_fmt) == ("h264", "yuv420p")
-            assert a.codec_context.name == info.audio.codec_context.name
-            assert a.codec_context.sample_rate == info.audio.codec_context.sample_rate
+            assert (a.codec_context.name, a.codec_context.sample_rate) == (audio_codec, audio_rate)
             n_frames = sum(1 for _ in c.decode(video=0))
         assert n_frames == len(frames)
         with av.open(str(out)) as c:

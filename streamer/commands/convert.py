@@ -73,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="compute threads (default 1; 0 = all cores)")
     p.add_argument("--strip", type=Path, default=None, help="also save a picture of driver/output frame pairs")
     p.add_argument("--max-seconds", type=float, default=None, help="convert only the first SECONDS of the driver")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)"
+    )
     p.set_defaults(func=_run_convert)
 
 
@@ -107,7 +109,7 @@ def _run_convert(args: argparse.Namespace) -> int:
             landmarks=args.landmarks,
             face_index=args.face_index,
             max_side=args.max_side,
-            progress=not args.quiet,
+            progress=not args.quiet and getattr(args, "stderr_is_tty", True),
             max_seconds=args.max_seconds,
             strip=args.strip,
         )
