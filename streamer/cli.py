@@ -10,7 +10,12 @@ import os
 import sys
 
 #: Each subcommand lives in its own module with a ``register(subparsers)`` function.
-COMMAND_MODULES = ("streamer.commands.convert", "streamer.commands.bench")
+COMMAND_MODULES = (
+    "streamer.commands.convert",
+    "streamer.commands.bench",
+    "streamer.commands.serve",
+    "streamer.commands.camera",
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

@@ -1,0 +1,24 @@
+"""Settings of a live stream (server or camera); mirrors the command-line flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamer.retarget import MotionMode
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """How each live stream is built.
+
+    ``max_side`` is smaller than ``convert``'s default: every output pixel is encoded in real time.
+    """
+
+    size: int = 256  # face crop side in pixels
+    paste_back: bool = True  # paste the face into the source photo (else send the crop)
+    motion: MotionMode = "relative"
+    backend: str = "auto"  # remap backend of the geometric reenactor
+    landmarks: str = "auto"  # detector name (see ``streamer.detectors``)
+    max_side: int = 640  # largest side of the source canvas (the output frame with paste-back)
+    max_upload_bytes: int = 8 * 1024 * 1024
+    max_megapixels: float = 25.0

@@ -1,0 +1,98 @@
+"""One live stream's pipeline and the controls it accepts (re-anchor, paste-back/crop, new source).
+
+Not thread-safe by design: the one thread that runs a stream also opens it, applies its controls and
+closes it (MediaPipe graphs and the tracker's state belong to that thread).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamer.compositor import Compositor
+from streamer.detectors import create_detector
+from streamer.live.config import LiveConfig
+from streamer.live.sources import create_reenactor
+from streamer.pipeline import FrameResult, PreparedSource, ReenactmentPipeline
+from streamer.tracking import DetectorTracker, Tracker
+
+
+@dataclass(frozen=True)
+class Reanchor:
+    """Take the driver's next face as the reference (neutral) pose."""
+
+
+@dataclass(frozen=True)
+class SetPasteBack:
+    """Paste the face into the source photo (True) or send the crop only (False)."""
+
+    value: bool
+
+
+@dataclass(frozen=True)
+class SetSource:
+    """Animate another (prepared) source photo from the next frame on."""
+
+    source: PreparedSource
+
+
+Control = Reanchor | SetPasteBack | SetSource
+
+
+def create_tracker(config: LiveConfig) -> Tracker:
+    """The driver tracker of one stream (whatever ``streamer.tracking`` provides)."""
+    return DetectorTracker(create_detector(config.landmarks, "video"))
+
+
+class LiveStream:
+    """Tracker, reenactor and compositor of one stream, rebuilt around them when a control asks."""
+
+    def __init__(self, source: PreparedSource, config: LiveConfig):
+        self.config = config
+        self.source = source
+        self.paste_back = config.paste_back
+        self._tracker: Tracker | None = None
+        self._pipeline: ReenactmentPipeline | None = None
+
+    def open(self) -> None:
+        """Build the heavy parts (detector graphs); call on the stream's own thread."""
+        self._tracker = create_tracker(self.config)
+        self._reenactor = create_reenactor(self.config)
+        self._compositor = Compositor(self.config.size)
+        self._pipeline = self._build()
+
+    def _build(self) -> ReenactmentPipeline:
+        assert self._tracker is not None, "open() the stream first"
+        compositor = self._compositor if self.paste_back else None
+        return ReenactmentPipeline(self.source, self._tracker, self._reenactor, compositor, self.paste_back)
+
+    def apply(self, control: Control) -> None:
+        """Apply one control between frames."""
+        if isinstance(control, Reanchor):
+            self.pipeline.reanchor()
+            return
+        reference = self.pipeline.reference
+        if isinstance(control, SetPasteBack):
+            self.paste_back = control.value
+        elif isinstance(control, SetSource):
+            self.source = control.source
+        self._pipeline = self._build()
+        self._pipeline.reference = reference  # same driver, same neutral pose
+
+    @property
+    def pipeline(self) -> ReenactmentPipeline:
+        if self._pipeline is None:
+            raise RuntimeError("open() the stream first")
+        return self._pipeline
+
+    def process(self, frame_bgr: np.ndarray) -> FrameResult:
+        """The output for one driver frame."""
+        return self.pipeline.process(frame_bgr)
+
+    def close(self) -> None:
+        """Release the tracker's detector."""
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
+        self._pipeline = None
