@@ -1,0 +1,38 @@
+"""Fixtures for the kernel tests: the CPU-emulated library (built once per session, cached by source
+hash), real-looking test frames cut from the bundled astronaut photo, and an alignment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_helpers import similarity
+
+
+@pytest.fixture(scope="session")
+def cpu():
+    """The CPU-emulated kernel library; skips only when there is no C++ compiler at all."""
+    from kernels.cpu_build import CompilerMissing, cpu_kernels
+
+    try:
+        return cpu_kernels()
+    except CompilerMissing as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def photo(astronaut) -> np.ndarray:
+    """A non-square, odd-sized (301 x 421) BGR cut of the astronaut photo, face off-centre."""
+    return np.ascontiguousarray(astronaut[37:338, 21:442])
+
+
+@pytest.fixture(scope="session")
+def even_photo(astronaut) -> np.ndarray:
+    """An even-sized (300 x 420) BGR cut (OpenCV's 4:2:0 conversions need even sizes)."""
+    return np.ascontiguousarray(astronaut[37:337, 21:441])
+
+
+@pytest.fixture(scope="session")
+def affine() -> np.ndarray:
+    """A rotation + scale + translation aligning the astronaut's face (off-centre in ``photo``) to a
+    256 crop, with the crop's corners reaching outside the frame (exercises edge replication)."""
+    return similarity(17.0, 0.9, (205.3, 95.9), (131.7, 110.2))
