@@ -28,7 +28,9 @@ from streamer.media.video_file import VideoFileSink, VideoFileSource, VideoFrame
 from streamer.pipeline import ReenactmentPipeline, prepare_source
 from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor
 from streamer.retarget import MotionMode
-from streamer.tracking import DetectorTracker
+from streamer.tracking import DEFAULT_TRACKER, create_tracker
+from streamer.tracking_debug import draw_track_debug
+from streamer.tracking_reference import ReferenceConfig, ReferenceSelector
 
 _QUEUE_SIZE = 8
 _END = object()
@@ -51,6 +53,9 @@ class ConvertOptions:
     progress: bool = True
     strip: Path | None = None
     max_seconds: float | None = None
+    tracker: str = DEFAULT_TRACKER
+    track_debug: Path | None = None
+    reference_frame: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class ConvertSummary:
     faces: int
     seconds: float
     backend: str
+    tracker: str = DEFAULT_TRACKER
+    duty_cycle: float | None = None  # fraction of frames the landmark detector ran on
 
     @property
     def fps(self) -> float:
@@ -76,17 +83,27 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_paths(opts: ConvertOptions) -> None:
-    """Refuse an output that would overwrite an input or cannot be written."""
-    out = opts.out.resolve()
-    for name, path in (("source photo", opts.source), ("driver video", opts.driver)):
-        if out == path.resolve() or _same_file(out, path):
-            raise InputError(f"the output {opts.out} is the {name}; choose another output path")
+    """Refuse outputs that would overwrite an input or cannot be written."""
+    if opts.reference_frame is not None and opts.reference_frame < 0:
+        raise InputError(f"--reference-frame must be 0 or more, got {opts.reference_frame}")
+    _check_output(opts.out, opts)
+    if opts.track_debug is not None:
+        if opts.track_debug.resolve() == opts.out.resolve():
+            raise InputError("--track-debug must be another file than --out")
+        _check_output(opts.track_debug, opts)
+
+
+def _check_output(path: Path, opts: ConvertOptions) -> None:
+    out = path.resolve()
+    for name, src in (("source photo", opts.source), ("driver video", opts.driver)):
+        if out == src.resolve() or _same_file(out, src):
+            raise InputError(f"the output {path} is the {name}; choose another output path")
     if not out.parent.is_dir():
         raise InputError(f"output folder does not exist: {out.parent}")
     if not os.access(out.parent, os.W_OK):
         raise InputError(f"output folder is not writable: {out.parent}")
     if out.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
-        raise InputError(f"output must be a video file (.mp4, .mov, .mkv), got {opts.out.name}")
+        raise InputError(f"output must be a video file (.mp4, .mov, .mkv), got {path.name}")
 
 
 def _reader(
@@ -135,13 +152,23 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         reenactor = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend)
         with contextlib.closing(create_detector(opts.landmarks, "image", max_faces=5)) as photo_detector:
             prepared = prepare_source(canvas, photo_detector, reenactor, opts.face_index)
-        tracker = DetectorTracker(create_detector(opts.landmarks, "video"))
+        info = source_video.info
+        settings = {"fps": float(info.rate)} if opts.tracker == "temporal" else {}
+        tracker = create_tracker(opts.tracker, opts.landmarks, **settings)
         cleanup.callback(tracker.close)
         compositor = Compositor(opts.size) if opts.paste_back else None
-        pipeline = ReenactmentPipeline(prepared, tracker, reenactor, compositor, opts.paste_back)
-        info = source_video.info
+        selector = ReferenceSelector(ReferenceConfig(forced_frame=opts.reference_frame, auto_reanchor=False))
+        if opts.reference_frame is not None:
+            selector.force(_reference_face(opts, opts.reference_frame), opts.reference_frame)
+        pipeline = ReenactmentPipeline(prepared, tracker, reenactor, compositor, opts.paste_back, selector)
         h, w = canvas.shape[:2] if opts.paste_back else (opts.size, opts.size)
         sink = VideoFileSink(opts.out, w, h, info.rate, info.time_base, info.audio)
+        debug_sink = None
+        if opts.track_debug is not None:
+            debug_sink = VideoFileSink(
+                opts.track_debug, info.width // 2 * 2, info.height // 2 * 2, info.rate, info.time_base
+            )
+            cleanup.push(lambda exc_type, *_: debug_sink.abort() if exc_type else None)
         total = info.frames
         if opts.max_seconds is not None:
             total = min(total or 10**9, int(opts.max_seconds * info.rate) + 1)
@@ -156,6 +183,13 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
                     continue
                 result = pipeline.process(item.image)
                 threads.emit((result.image, item.pts))
+                if debug_sink is not None:
+                    drawn = draw_track_debug(
+                        item.image,
+                        getattr(tracker, "last", None) or result.driver,
+                        getattr(tracker, "duty_cycle", None),
+                    )
+                    debug_sink.write(drawn[: info.height // 2 * 2, : info.width // 2 * 2], item.pts)
                 if strip is not None and strip.wants(item.index):
                     face = prepared.landmarks if opts.paste_back else None
                     strip.add(
@@ -171,9 +205,28 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
                 raise NoFaceError(f"no face found in any frame of the driver video {opts.driver}")
             seconds = time.perf_counter() - start
             sink.finish()
+            if debug_sink is not None:
+                debug_sink.finish()
     if strip is not None:
         strip.save(opts.strip)
-    return ConvertSummary(opts.out, pipeline.frames, pipeline.faces, seconds, backend.name)
+    duty = getattr(tracker, "duty_cycle", None)
+    return ConvertSummary(opts.out, pipeline.frames, pipeline.faces, seconds, backend.name, opts.tracker, duty)
+
+
+def _reference_face(opts: ConvertOptions, index: int):
+    """The driver's face in frame ``index`` (a pre-pass for ``--reference-frame``)."""
+    source = VideoFileSource(opts.driver)
+    try:
+        frame = next((f for f in source.items() if isinstance(f, VideoFrame) and f.index == index), None)
+    finally:
+        source.close()
+    if frame is None:
+        raise InputError(f"--reference-frame {index}: the driver has fewer frames")
+    with contextlib.closing(create_detector(opts.landmarks, "image")) as detector:
+        faces = detector.detect(frame.image)
+    if not faces:
+        raise NoFaceError(f"--reference-frame {index}: no face in that driver frame")
+    return faces[0]
 
 
 class _Threads:

@@ -19,6 +19,7 @@ from streamer.errors import NoFaceError
 from streamer.landmarks import FaceLandmarks
 from streamer.reenactors.base import Reenactor
 from streamer.tracking import Tracker
+from streamer.tracking_reference import ReferenceSelector
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,12 @@ class FrameResult:
 
 
 class ReenactmentPipeline:
-    """Per-stream state: the tracker, the driver's reference frame and the last good output."""
+    """Per-stream state: the tracker, the driver's reference frame and the last good output.
+
+    The reference (neutral) frame comes from a ``ReferenceSelector``: by default the most neutral
+    face of the first frames, re-anchored when a clearly more neutral pose holds (live mode), or a
+    frame the user forced.
+    """
 
     def __init__(
         self,
@@ -85,12 +91,14 @@ class ReenactmentPipeline:
         reenactor: Reenactor,
         compositor: Compositor | None,
         paste_back: bool = True,
+        reference: ReferenceSelector | None = None,
     ):
         self.source = source
         self.tracker = tracker
         self.reenactor = reenactor
         self.compositor = compositor
         self.paste_back = paste_back
+        self.selector = reference or ReferenceSelector()
         self.reference: FaceLandmarks | None = None
         self._neutral = source.canvas if paste_back else source.crop
         self._last_good: np.ndarray | None = None
@@ -98,20 +106,24 @@ class ReenactmentPipeline:
         self.faces = 0
 
     def reanchor(self) -> None:
-        """Use the next frame with a face as the driver's reference (neutral) frame."""
+        """Choose the driver's reference (neutral) frame anew from the next frames."""
+        self.selector.reset()
         self.reference = None
 
     def process(self, frame_bgr: np.ndarray) -> FrameResult:
         """The output frame for one driver frame."""
         self.frames += 1
         driver = self.tracker.update(frame_bgr)
+        track = getattr(self.tracker, "last", None)  # the temporal tracker's pose and expression
+        use_track = track is not None and driver is not None
+        self.reference = self.selector.update(
+            self.frames - 1, driver, track.pose if use_track else None, track.expression if use_track else None
+        )
         if driver is None:
             # No face: paste-back shows the untouched source; crop-only repeats the last good crop.
             fallback = self._neutral if self.paste_back or self._last_good is None else self._last_good
             return FrameResult(fallback, False, None)
         self.faces += 1
-        if self.reference is None:
-            self.reference = driver
         crop = self.reenactor.step(self.source.state, driver, self.reference)
         if self.paste_back and self.compositor is not None:
             out = self.compositor.paste(self.source.canvas, crop, self.source.affine)

@@ -55,8 +55,21 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
 class TestConvert:
     def test_example_with_crop_only_and_strip(self, example_driver, source, tmp_path):
         out, strip = tmp_path / "crop.mp4", tmp_path / "strip.png"
-        proc = run("convert", "--source", source, "--driver", example_driver, "--out", out, "--crop-only",
-                   "--size", "128", "--strip", strip, "--quiet")
+        proc = run(
+            "convert",
+            "--source",
+            source,
+            "--driver",
+            example_driver,
+            "--out",
+            out,
+            "--crop-only",
+            "--size",
+            "128",
+            "--strip",
+            strip,
+            "--quiet",
+        )
         assert proc.returncode == 0, proc.stderr
         assert "50 frames, face found in 50" in proc.stdout
         with av.open(str(out)) as c:
@@ -71,23 +84,56 @@ class TestConvert:
         blank = np.full_like(face, 127)
         driver = write_clip(tmp_path / "gaps.mp4", [face, face, blank, blank, face, face])
         out = tmp_path / "o.mp4"
-        proc = run("convert", "--source", source, "--driver", driver, "--out", out, "--quiet")
+        # the per-frame detector: the temporal tracker would (rightly) hold the face through the gap
+        proc = run("convert", "--source", source, "--driver", driver, "--out", out, "--quiet", "--tracker", "detector")
         assert proc.returncode == 0, proc.stderr
         assert "6 frames, face found in 4 (2 without)" in proc.stdout
         with av.open(str(out)) as c:
             assert sum(1 for _ in c.decode(video=0)) == 6
 
+    def test_track_debug_and_reference_frame(self, example_driver, source, tmp_path):
+        out, debug = tmp_path / "o.mp4", tmp_path / "debug.mp4"
+        proc = run(
+            "convert",
+            "--source",
+            source,
+            "--driver",
+            example_driver,
+            "--out",
+            out,
+            "--quiet",
+            "--tracker",
+            "temporal",
+            "--track-debug",
+            debug,
+            "--reference-frame",
+            "10",
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "tracker temporal, detector on" in proc.stdout
+        with av.open(str(debug)) as c, av.open(str(example_driver)) as d:
+            assert c.streams.video[0].codec_context.width == d.streams.video[0].codec_context.width
+            assert sum(1 for _ in c.decode(video=0)) == 50
+        proc = run("convert", "--source", source, "--driver", example_driver, "--out", out, "--reference-frame", "500")
+        assert_one_line_error(proc, "fewer frames")
+        proc = run("convert", "--source", source, "--driver", example_driver, "--out", out, "--track-debug", out)
+        assert_one_line_error(proc, "another file")
+
 
 class TestBadInput:
     def test_missing_source(self, example_driver, tmp_path):
-        assert_one_line_error(run("convert", "--source", tmp_path / "no.jpg", "--driver", example_driver,
-                                  "--out", tmp_path / "o.mp4"), "not found")
+        assert_one_line_error(
+            run("convert", "--source", tmp_path / "no.jpg", "--driver", example_driver, "--out", tmp_path / "o.mp4"),
+            "not found",
+        )
 
     def test_corrupt_and_non_image_source(self, example_driver, tmp_path):
         text = tmp_path / "notes.jpg"
         text.write_text("this is not a picture")
-        assert_one_line_error(run("convert", "--source", text, "--driver", example_driver, "--out",
-                                  tmp_path / "o.mp4"), "cannot read image")
+        assert_one_line_error(
+            run("convert", "--source", text, "--driver", example_driver, "--out", tmp_path / "o.mp4"),
+            "cannot read image",
+        )
         good = cv2.imencode(".jpg", np.zeros((64, 64, 3), np.uint8))[1].tobytes()
         truncated = tmp_path / "cut.jpg"
         truncated.write_bytes(good[:200])
@@ -97,14 +143,17 @@ class TestBadInput:
     def test_huge_image(self, example_driver, tmp_path):
         huge = tmp_path / "huge.png"
         Image.new("L", (8000, 7000)).save(huge)  # 56 MP of zeros: a small file
-        assert_one_line_error(run("convert", "--source", huge, "--driver", example_driver, "--out",
-                                  tmp_path / "o.mp4"), "MP limit")
+        assert_one_line_error(
+            run("convert", "--source", huge, "--driver", example_driver, "--out", tmp_path / "o.mp4"), "MP limit"
+        )
 
     def test_no_face_in_photo(self, example_driver, tmp_path):
         blank = tmp_path / "wall.png"
         cv2.imwrite(str(blank), np.full((300, 300, 3), 200, np.uint8))
-        assert_one_line_error(run("convert", "--source", blank, "--driver", example_driver, "--out",
-                                  tmp_path / "o.mp4"), "no face found in the source photo")
+        assert_one_line_error(
+            run("convert", "--source", blank, "--driver", example_driver, "--out", tmp_path / "o.mp4"),
+            "no face found in the source photo",
+        )
 
     def test_several_faces_picks_the_largest_and_says_so(self, example_driver, source, tmp_path):
         head = cv2.imread(str(source))[20:320, 90:390]
@@ -113,17 +162,30 @@ class TestBadInput:
         group[40:280, 330:570] = cv2.resize(head, (240, 240))
         path = tmp_path / "two.png"
         cv2.imwrite(str(path), group)
-        proc = run("convert", "--source", path, "--driver", example_driver, "--out", tmp_path / "o.mp4",
-                   "--quiet", "--max-seconds", "0.4")
+        proc = run(
+            "convert",
+            "--source",
+            path,
+            "--driver",
+            example_driver,
+            "--out",
+            tmp_path / "o.mp4",
+            "--quiet",
+            "--max-seconds",
+            "0.4",
+        )
         assert proc.returncode == 0, proc.stderr
         assert "has 2 faces; using the largest" in proc.stderr
-        proc = run("convert", "--source", path, "--driver", example_driver, "--out", tmp_path / "o.mp4",
-                   "--face-index", "5")
+        proc = run(
+            "convert", "--source", path, "--driver", example_driver, "--out", tmp_path / "o.mp4", "--face-index", "5"
+        )
         assert_one_line_error(proc, "--face-index 5 is out of range")
 
     def test_driver_missing_corrupt_or_faceless(self, source, tmp_path):
-        assert_one_line_error(run("convert", "--source", source, "--driver", tmp_path / "none.mp4", "--out",
-                                  tmp_path / "o.mp4"), "video not found")
+        assert_one_line_error(
+            run("convert", "--source", source, "--driver", tmp_path / "none.mp4", "--out", tmp_path / "o.mp4"),
+            "video not found",
+        )
         bad = tmp_path / "bad.mp4"
         bad.write_bytes(os.urandom(5000))
         assert_one_line_error(run("convert", "--source", source, "--driver", bad, "--out", tmp_path / "o.mp4"))
@@ -133,26 +195,43 @@ class TestBadInput:
         assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "empty.mp4"]  # no output, no temp file
 
     def test_output_equal_to_input(self, example_driver, source, tmp_path):
-        assert_one_line_error(run("convert", "--source", source, "--driver", example_driver, "--out",
-                                  example_driver), "is the driver video")
+        assert_one_line_error(
+            run("convert", "--source", source, "--driver", example_driver, "--out", example_driver),
+            "is the driver video",
+        )
 
     def test_unwritable_or_missing_output_folder_and_bad_suffix(self, example_driver, source, tmp_path):
-        assert_one_line_error(run("convert", "--source", source, "--driver", example_driver, "--out",
-                                  tmp_path / "missing" / "o.mp4"), "does not exist")
-        assert_one_line_error(run("convert", "--source", source, "--driver", example_driver, "--out",
-                                  tmp_path / "o.gif"), "must be a video file")
+        assert_one_line_error(
+            run("convert", "--source", source, "--driver", example_driver, "--out", tmp_path / "missing" / "o.mp4"),
+            "does not exist",
+        )
+        assert_one_line_error(
+            run("convert", "--source", source, "--driver", example_driver, "--out", tmp_path / "o.gif"),
+            "must be a video file",
+        )
 
     def test_bad_options(self, example_driver, source, tmp_path):
-        proc = run("convert", "--source", source, "--driver", example_driver, "--out", tmp_path / "o.mp4",
-                   "--landmarks", "dlib")
+        proc = run(
+            "convert",
+            "--source",
+            source,
+            "--driver",
+            example_driver,
+            "--out",
+            tmp_path / "o.mp4",
+            "--landmarks",
+            "dlib",
+        )
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-        proc = run("convert", "--source", source, "--driver", example_driver, "--out", tmp_path / "o.mp4",
-                   "--size", "7")
+        proc = run(
+            "convert", "--source", source, "--driver", example_driver, "--out", tmp_path / "o.mp4", "--size", "7"
+        )
         assert_one_line_error(proc, "--size")
 
     def test_fan_without_weights_says_where_to_put_them(self, example_driver, source, tmp_path):
-        proc = run("convert", "--source", source, "--driver", example_driver, "--out", tmp_path / "o.mp4",
-                   "--landmarks", "fan")
+        proc = run(
+            "convert", "--source", source, "--driver", example_driver, "--out", tmp_path / "o.mp4", "--landmarks", "fan"
+        )
         assert_one_line_error(proc)
         assert "face-alignment is not installed" in proc.stderr or "FAN weights missing" in proc.stderr
 
@@ -161,8 +240,12 @@ def test_ctrl_c_leaves_no_output(source, tmp_path):
     face = cv2.resize(cv2.imread(str(source)), (256, 256))
     driver = write_clip(tmp_path / "long.mp4", [face] * 400)
     out = tmp_path / "o.mp4"
-    proc = subprocess.Popen([*REENACT, "convert", "--source", str(source), "--driver", str(driver), "--out",
-                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*REENACT, "convert", "--source", str(source), "--driver", str(driver), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".o.") for p in tmp_path.iterdir()):
         time.sleep(0.05)  # wait until encoding has started (the temp file exists)

@@ -11,6 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact convert``."""
     from streamer.backends.warp import REMAP_BACKENDS
     from streamer.detectors import DETECTOR_NAMES
+    from streamer.tracking import DEFAULT_TRACKER, TRACKER_NAMES
 
     p = sub.add_parser(
         "convert",
@@ -72,6 +73,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-side", type=int, default=1280, help="largest output side with --paste-back (default 1280)")
     p.add_argument("--threads", type=int, default=None, help="compute threads (default 1; 0 = all cores)")
     p.add_argument("--strip", type=Path, default=None, help="also save a picture of driver/output frame pairs")
+    p.add_argument(
+        "--tracker",
+        choices=TRACKER_NAMES,
+        default=DEFAULT_TRACKER,
+        help="driver landmark tracking: detector (MediaPipe on every frame, default) or temporal "
+        "(detector on key frames + optical flow: smoother, holds through occlusions, but lags on fast "
+        "mouth motion for now)",
+    )
+    p.add_argument(
+        "--track-debug",
+        type=Path,
+        default=None,
+        metavar="VIDEO",
+        help="also write the driver with its landmarks drawn (detector, flow, fused)",
+    )
+    p.add_argument(
+        "--reference-frame",
+        type=int,
+        default=None,
+        metavar="N",
+        help="use driver frame N (0-based) as the neutral reference (default: the most neutral of the first frames)",
+    )
     p.add_argument("--max-seconds", type=float, default=None, help="convert only the first SECONDS of the driver")
     p.add_argument(
         "--quiet", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)"
@@ -111,12 +134,17 @@ def _run_convert(args: argparse.Namespace) -> int:
             max_side=args.max_side,
             progress=not args.quiet and getattr(args, "stderr_is_tty", True),
             max_seconds=args.max_seconds,
+            tracker=args.tracker,
+            track_debug=args.track_debug,
+            reference_frame=args.reference_frame,
             strip=args.strip,
         )
         summary = convert(opts)
     print(
         f"wrote {summary.out}: {summary.frames} frames, face found in {summary.faces} "
         f"({summary.frames - summary.faces} without), {summary.fps:.1f} fps "
-        f"({summary.seconds:.1f} s, warp backend {summary.backend})"
+        f"({summary.seconds:.1f} s, warp backend {summary.backend}, tracker {summary.tracker}"
+        + (f", detector on {summary.duty_cycle:.0%} of frames" if summary.duty_cycle is not None else "")
+        + ")"
     )
     return 0

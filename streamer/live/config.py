@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamer.retarget import MotionMode
+from streamer.tracking import DEFAULT_TRACKER
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class LiveConfig:
     motion: MotionMode = "relative"
     backend: str = "auto"  # remap backend of the geometric reenactor
     landmarks: str = "auto"  # detector name (see ``streamer.detectors``)
+    tracker: str = DEFAULT_TRACKER  # driver tracker: "temporal" (detector + optical flow) or "detector"
     max_side: int = 640  # largest side of the source canvas (the output frame with paste-back)
     max_upload_bytes: int = 8 * 1024 * 1024
     max_megapixels: float = 25.0

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamer.compositor import Compositor
-from streamer.detectors import create_detector
 from streamer.live.config import LiveConfig
 from streamer.live.sources import create_reenactor
 from streamer.pipeline import FrameResult, PreparedSource, ReenactmentPipeline
-from streamer.tracking import DetectorTracker, Tracker
+from streamer.tracking import Tracker
+from streamer.tracking import create_tracker as create_named_tracker
+from streamer.tracking_reference import ReferenceConfig, ReferenceSelector
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ Control = Reanchor | SetPasteBack | SetSource
 
 
 def create_tracker(config: LiveConfig) -> Tracker:
-    """The driver tracker of one stream (whatever ``streamer.tracking`` provides)."""
-    return DetectorTracker(create_detector(config.landmarks, "video"))
+    """The driver tracker of one stream (``config.tracker``: temporal or per-frame detector)."""
+    return create_named_tracker(config.tracker, config.landmarks)
 
 
 class LiveStream:
@@ -54,6 +55,8 @@ class LiveStream:
         self.paste_back = config.paste_back
         self._tracker: Tracker | None = None
         self._pipeline: ReenactmentPipeline | None = None
+        # Live mode: re-anchor automatically when a clearly more neutral pose holds.
+        self._selector = ReferenceSelector(ReferenceConfig(auto_reanchor=True))
 
     def open(self) -> None:
         """Build the heavy parts (detector graphs); call on the stream's own thread."""
@@ -65,7 +68,9 @@ class LiveStream:
     def _build(self) -> ReenactmentPipeline:
         assert self._tracker is not None, "open() the stream first"
         compositor = self._compositor if self.paste_back else None
-        return ReenactmentPipeline(self.source, self._tracker, self._reenactor, compositor, self.paste_back)
+        return ReenactmentPipeline(
+            self.source, self._tracker, self._reenactor, compositor, self.paste_back, self._selector
+        )
 
     def apply(self, control: Control) -> None:
         """Apply one control between frames."""
@@ -77,8 +82,8 @@ class LiveStream:
             self.paste_back = control.value
         elif isinstance(control, SetSource):
             self.source = control.source
-        self._pipeline = self._build()
-        self._pipeline.reference = reference  # same driver, same neutral pose
+        self._pipeline = self._build()  # same selector: same driver, same neutral pose
+        self._pipeline.reference = reference
 
     @property
     def pipeline(self) -> ReenactmentPipeline:

@@ -1,0 +1,337 @@
+"""The temporal tracker: a global integrator (detector on key frames), a local integrator (LK flow)
+and a per-point fusion with an online shape prior, all causal.
+
+Per frame: (1) the Kalman state predicts every point; (2) LK moves the previous fused points into
+this frame and the forward-backward error, the pose-based visibility and the agreement with a
+shape-model fit grade each point; reliable points measure their displacement, the rest take the
+displacement of the shape fit; (3) on key frames (every ``key_interval`` frames, or sooner when
+the flow grows unreliable) the detector measures absolute positions, gated per point, with noise
+from its confidence and visibility; (4) the fused points are pulled toward the shape model where
+they are unreliable, their depth and visibility come from the model's 3D pose; (5) detector
+corrections reach the output through a decaying offset and an adaptive One-Euro low-pass, so
+neither key frames nor re-acquisition make the output jump. Without accepted detections the track
+is held for ``max_hold_s`` and then dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streamer.alignment import CANONICAL_ANCHORS, anchor_points
+from streamer.detectors import LandmarkDetector
+from streamer.geometry import umeyama
+from streamer.landmarks import NUM_POINTS, FaceLandmarks, bounding_box
+from streamer.pose import HeadPose, expression_vector, head_pose, visibility_from_landmarks
+from streamer.tracking_filters import OneEuroFilter, VelocityKalman
+from streamer.tracking_flow import FlowConfig, FlowPropagator, FlowResult, to_gray
+from streamer.tracking_shape import ShapeConfig, ShapeFit, ShapeModel
+
+#: Crop size the noise figures refer to: pixels of the canonical 256x256 alignment crop.
+CROP = 256
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """Settings of ``TemporalTracker``. Distances are in pixels of the 256 alignment crop ("crop px")."""
+
+    fps: float = 30.0  #: frame rate used for the time constants (hold time, blending, One-Euro)
+    key_interval: int = 3  #: the detector runs at least every N frames (duty 1/N while tracking is good)
+    min_key_gap: int = 2  #: earliest re-detection when the flow grows unreliable
+    reliability_trigger: float = 0.7  #: mean flow reliability below which an early key frame is asked for
+    lost_interval: int = 1  #: frames between detector calls while no face is tracked
+    max_hold_s: float = 1.5  #: flow-only tracking time without an accepted detection, then the face is lost
+    min_confidence: float = 0.55  #: detections below this confidence count as misses
+    det_sigma: float = 1.5  #: detector noise per point (crop px) at confidence 1
+    flow_sigma: float = 0.1  #: flow displacement noise (crop px) at zero forward-backward error
+    model_sigma: float = 1.0  #: displacement noise (crop px) of a point moved by the shape fit instead of flow
+    fb_max: float = 1.0  #: forward-backward error (crop px) above which a point's flow is rejected
+    outlier_scale: float = 1.0  #: flow-vs-shape-fit motion difference (crop px/frame) where a point's weight halves
+    outlier_relative: float = 0.5  #: ... plus this fraction of the fitted motion (the model is approximate)
+    acc_sigma: float = 0.6  #: process noise: per-frame change of a point's displacement (crop px)
+    pos_sigma: float = 0.05  #: process noise on positions (crop px per frame)
+    min_flow_fraction: float = 0.3  #: mean flow reliability below which the flow is ignored (face covered)
+    max_accel: float = 12.0  #: RMS change of the displacements (crop px/frame^2) beyond which the flow is ignored
+    velocity_damping: float = 0.7  #: per-frame velocity factor for points nothing measured
+    gate: float = 4.0  #: per-point detection gate (Mahalanobis distance)
+    reject_fraction: float = 0.5  #: a detection with more gated points than this is rejected ...
+    max_rejections: int = 2  #: ... unless this many in a row were: then it re-anchors the track
+    spread_frames: float = 1.5  #: time constant (frames) over which detector corrections reach the output
+    blend_s: float = 0.25  #: time constant of blending back after a re-anchor or a long hold
+    shape_floor: float = 0.0  #: weight of the shape prior on fully reliable points (1 - reliability elsewhere)
+    euro_min_cutoff: float = 2.0  #: One-Euro cutoff (Hz) of a still face
+    euro_beta: float = 0.8  #: One-Euro cutoff increase (Hz) per crop px/s of speed
+    euro_d_cutoff: float = 2.0  #: One-Euro cutoff (Hz) of its own speed estimate (unused: the flow gives the speed)
+    speed_noise: float = 0.5  #: a point's own speed (crop px/frame) counts only beyond this noise level
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    shape: ShapeConfig = field(default_factory=ShapeConfig)
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One frame of the temporal tracker: the fused face and how it was obtained."""
+
+    landmarks: FaceLandmarks  #: fused, smoothed output (image pixels; z and visibility from the 3D fit)
+    pose: HeadPose  #: head pose of ``landmarks``
+    expression: np.ndarray  #: ``pose.expression_vector`` of ``landmarks``
+    mode: str  #: "detect" (key frame, detection fused), "flow" (between key frames) or "hold" (no recent detection)
+    frame_index: int
+    detection: FaceLandmarks | None  #: the detector's output on this frame (key frames only)
+    flow_points: np.ndarray | None  #: (68, 2) LK-propagated points of this frame
+    reliability: np.ndarray  #: (68,) flow reliability in [0, 1]
+    frames_since_detection: int
+
+
+@dataclass
+class TrackerStats:
+    """Counters of one stream."""
+
+    frames: int = 0
+    tracked: int = 0
+    detector_calls: int = 0
+    detections_accepted: int = 0
+    detections_rejected: int = 0
+    reanchors: int = 0
+
+    @property
+    def duty_cycle(self) -> float:
+        """Detector calls per frame."""
+        return self.detector_calls / max(self.frames, 1)
+
+
+def crop_scale(xy: np.ndarray) -> float:
+    """Crop pixels per image pixel for a face with these points (the alignment's similarity scale)."""
+    return umeyama(anchor_points(xy), CANONICAL_ANCHORS * CROP)[0]
+
+
+def _cauchy(residual: np.ndarray, scale: float) -> np.ndarray:
+    return 1.0 / (1.0 + (residual / scale) ** 2)
+
+
+class TemporalTracker:
+    """Global/local integrator behind the ``Tracker`` protocol; ``last`` holds the full ``TrackResult``."""
+
+    def __init__(self, detector: LandmarkDetector, config: TemporalConfig | None = None):
+        self.detector = detector
+        self.config = config or TemporalConfig()
+        self.stats = TrackerStats()
+        self.last: TrackResult | None = None
+        self._flow = FlowPropagator(self.config.flow)
+        self._kf: VelocityKalman | None = None
+        self._shape = ShapeModel(self.config.shape)
+        self._euro = OneEuroFilter(self.config.euro_min_cutoff, self.config.euro_beta, self.config.euro_d_cutoff)
+        self._offset = np.zeros((NUM_POINTS, 2))
+        self._decay = 0.0
+        self._vis = np.ones(NUM_POINTS)
+        self._z = np.zeros(NUM_POINTS)
+        self._fit_xy = np.zeros((NUM_POINTS, 2))  # the shape fit of the previous frame's fused points
+        self._last_try = -(10**9)
+        self._last_accept = -(10**9)
+        self._confidence = 0.0
+        self._rejections = 0
+
+    @property
+    def duty_cycle(self) -> float:
+        """Detector calls per frame so far."""
+        return self.stats.duty_cycle
+
+    def update(self, frame_bgr: np.ndarray) -> FaceLandmarks | None:
+        """Landmarks of the tracked face in this frame, or None."""
+        result = self.track(frame_bgr)
+        return None if result is None else result.landmarks
+
+    def reset(self) -> None:
+        """Drop the track (the next frame starts with a detection); the shape model is kept."""
+        self._kf = None
+        self._flow.reset()
+        self.last = None
+
+    def close(self) -> None:
+        """Release the detector."""
+        self.detector.close()
+
+    # ----------------------------------------------------------------------------------------------
+    def track(self, frame_bgr: np.ndarray) -> TrackResult | None:
+        """Track one frame; the full result (also kept as ``last``), or None without a face."""
+        index = self.stats.frames
+        self.stats.frames += 1
+        gray = to_gray(frame_bgr)
+        if self._kf is None:
+            self.last = self._acquire(frame_bgr, gray, index)
+        else:
+            self.last = self._follow(frame_bgr, gray, index)
+        if self.last is not None:
+            self.stats.tracked += 1
+        return self.last
+
+    def _detect(self, frame_bgr: np.ndarray, index: int) -> FaceLandmarks | None:
+        self._last_try = index
+        self.stats.detector_calls += 1
+        faces = self.detector.detect(frame_bgr)
+        if not faces or faces[0].confidence < self.config.min_confidence:
+            return None
+        return faces[0]
+
+    def _acquire(self, frame_bgr: np.ndarray, gray: np.ndarray, index: int) -> TrackResult | None:
+        self._flow.reset(gray)
+        if index - self._last_try < self.config.lost_interval:
+            return None
+        det = self._detect(frame_bgr, index)
+        if det is None:
+            return None
+        self._start(det, index)
+        return self._emit(index, "detect", det, None, np.ones(NUM_POINTS))
+
+    def _start(self, det: FaceLandmarks, index: int) -> None:
+        cfg = self.config
+        c = crop_scale(det.xy)
+        self._kf = VelocityKalman(det.xy.ravel(), (cfg.det_sigma / c) ** 2, (4 * cfg.acc_sigma / c) ** 2)
+        self._shape.observe(det.points)
+        self._offset[:] = 0.0
+        self._euro.reset()
+        self._vis = det.visibility.astype(np.float64)
+        self._z = det.points[:, 2] - det.points[:, 2].mean()
+        self._fit_xy = self._shape.fit(det.xy, np.ones(NUM_POINTS)).points[:, :2]
+        self._last_accept = index
+        self._confidence = det.confidence
+        self._rejections = 0
+        self.stats.detections_accepted += 1
+
+    # ----------------------------------------------------------------------------------------------
+    def _follow(self, frame_bgr: np.ndarray, gray: np.ndarray, index: int) -> TrackResult | None:
+        cfg, kf = self.config, self._kf
+        assert kf is not None
+        prev = kf.x.reshape(-1, 2).copy()
+        c = crop_scale(prev)
+        kf.predict((cfg.acc_sigma / c) ** 2, (cfg.pos_sigma / c) ** 2)
+        flow = self._flow.propagate(gray, prev, guess=kf.x.reshape(-1, 2))
+        rel = self._flow_step(prev, flow, c)
+
+        det = None
+        since_try = index - self._last_try
+        if since_try >= cfg.key_interval or (rel.mean() < cfg.reliability_trigger and since_try >= cfg.min_key_gap):
+            det = self._detect(frame_bgr, index)
+        fused = None if det is None else self._fuse_detection(det, c, index)
+        if index - self._last_accept > cfg.max_hold_s * cfg.fps:
+            self.reset()
+            return None
+        accepted = fused is not None
+        self._regularise(rel if fused is None else np.maximum(rel, fused))
+        mode = "detect" if accepted else ("flow" if index - self._last_accept <= cfg.key_interval else "hold")
+        return self._emit(index, mode, det, None if flow is None else flow.points, rel)
+
+    def _flow_step(self, prev: np.ndarray, flow: FlowResult | None, c: float) -> np.ndarray:
+        """Grade the flow, fill unreliable points from a shape fit, and fuse the displacements."""
+        cfg, kf = self.config, self._kf
+        assert kf is not None
+        if flow is None:
+            return np.zeros(NUM_POINTS)
+        fb_ok = flow.displacement_valid & (flow.fb_error * c < cfg.fb_max)
+        rel = fb_ok * np.clip(2.0 * self._vis - 0.5, 0.0, 1.0)
+        if (rel > 0.5).sum() < 6:
+            kf.damp_velocity(cfg.velocity_damping)
+            return np.zeros(NUM_POINTS)
+        moved = np.where(fb_ok[:, None], flow.points, prev)
+        base, rel = rel, rel
+        for _ in range(2):  # down-weight points whose motion disagrees with the rigid + expression motion
+            fit = self._shape.fit(moved, np.maximum(rel, 1e-3))
+            model_disp = fit.points[:, :2] - self._fit_xy
+            resid = np.linalg.norm(moved - prev - model_disp, axis=1) * c
+            allowed = cfg.outlier_scale + cfg.outlier_relative * np.linalg.norm(model_disp, axis=1) * c
+            rel = base * _cauchy(resid, allowed)
+        disp = np.where(rel[:, None] > 0.5, flow.points - prev, model_disp)
+        accel = np.sqrt(((disp - kf.v.reshape(-1, 2)) ** 2).sum(axis=1).mean()) * c
+        if rel.mean() < cfg.min_flow_fraction or accel > cfg.max_accel:
+            # Mostly covered, or an implausible jump: the few "trackable" points are not trusted.
+            kf.damp_velocity(cfg.velocity_damping)
+            return rel * (rel.mean() >= cfg.min_flow_fraction)
+        fb = np.where(np.isfinite(flow.fb_error), flow.fb_error * c, cfg.fb_max)
+        sigma = np.where(rel > 0.5, cfg.flow_sigma + fb, cfg.model_sigma) / c
+        kf.update_velocity(disp.ravel(), np.repeat(sigma**2, 2))
+        return rel
+
+    def _fuse_detection(self, det: FaceLandmarks, c: float, index: int) -> np.ndarray | None:
+        """Gate and fuse a detection; returns the per-point fused mask (as 0/1), or None if rejected."""
+        cfg, kf = self.config, self._kf
+        assert kf is not None
+        r = (cfg.det_sigma / (c * max(det.confidence, 1e-3))) ** 2 / np.clip(det.visibility, 0.1, 1.0)
+        r = np.repeat(r, 2)
+        innov = det.xy.ravel().astype(np.float64) - kf.x
+        d2 = (innov**2 / (kf.pxx + r)).reshape(-1, 2).sum(axis=1)
+        inside = d2 < cfg.gate**2
+        before = kf.x.copy()
+        if (~inside).mean() > cfg.reject_fraction:
+            self._rejections += 1
+            self.stats.detections_rejected += 1
+            if self._rejections < cfg.max_rejections:
+                return None
+            # Several detections in a row disagree with the track: the track is wrong. Re-anchor.
+            self._reanchor(det, c)
+            inside = np.ones(NUM_POINTS, bool)
+        else:
+            kf.update_position(det.xy.ravel(), r, np.repeat(inside, 2))
+        self._rejections = 0
+        delta = (kf.x - before).reshape(-1, 2)
+        self._offset -= delta
+        long_gap = index - self._last_accept > 2 * cfg.key_interval
+        large = np.median(np.linalg.norm(delta, axis=1)) * c > 2.0
+        frames = cfg.blend_s * cfg.fps if (long_gap or large) else cfg.spread_frames
+        decay = float(np.exp(-1.0 / max(frames, 1e-6)))
+        blending = np.median(np.linalg.norm(self._offset, axis=1)) * c > 1.0
+        self._decay = max(decay, self._decay) if blending else decay  # never cut a blend-back short
+        self._shape.observe(det.points)
+        self._last_accept = index
+        self._confidence = det.confidence
+        self.stats.detections_accepted += 1
+        return inside.astype(np.float64)
+
+    def _reanchor(self, det: FaceLandmarks, c: float) -> None:
+        cfg, kf = self.config, self._kf
+        assert kf is not None
+        kf.shift(det.xy.ravel() - kf.x)
+        kf.pxx[:] = (cfg.det_sigma / c) ** 2
+        kf.pxv[:] = 0.0
+        self.stats.reanchors += 1
+
+    def _regularise(self, rel: np.ndarray) -> None:
+        """Pull unreliable points toward the shape fit; depth and visibility from the fit's 3D pose."""
+        kf = self._kf
+        assert kf is not None
+        xy = kf.x.reshape(-1, 2)
+        # Every point anchors the fit a little, so a few confident outliers cannot drag it.
+        fit: ShapeFit = self._shape.fit(xy, 0.2 + 0.8 * rel)
+        floor = self.config.shape_floor
+        pull = floor + (1.0 - floor) * (1.0 - rel) ** 2
+        kf.shift(((fit.points[:, :2] - xy) * pull[:, None]).ravel())
+        self._z = fit.points[:, 2] - fit.points[:, 2].mean()
+        self._fit_xy = fit.points[:, :2]
+        pts = np.column_stack([kf.x.reshape(-1, 2), self._z])
+        self._vis = visibility_from_landmarks(pts).astype(np.float64)
+
+    def _speed(self, v: np.ndarray, xy: np.ndarray, c: float) -> np.ndarray:
+        """Per-point speed (px/frame) for the output filter: the rigid (similarity) part of the flow-measured
+        motion, which is nearly noise-free, or the point's own speed where that clearly exceeds its noise."""
+        s, rot, t = umeyama(xy, xy + v)
+        rigid = np.linalg.norm(s * xy @ rot.T + t - xy, axis=1)
+        own = np.linalg.norm(v, axis=1) - self.config.speed_noise / c
+        return np.maximum(rigid, own)
+
+    def _emit(
+        self, index: int, mode: str, det: FaceLandmarks | None, flow_pts: np.ndarray | None, rel: np.ndarray
+    ) -> TrackResult:
+        cfg, kf = self.config, self._kf
+        assert kf is not None
+        xy = kf.x.reshape(-1, 2)
+        out = xy + self._offset
+        self._offset *= self._decay
+        c = crop_scale(xy)
+        speed = np.repeat(self._speed(kf.v.reshape(-1, 2), xy, c), 2) * cfg.fps
+        out = self._euro(out.ravel(), 1.0 / cfg.fps, 1.0 / c, speed).reshape(-1, 2)
+        since = index - self._last_accept
+        conf = self._confidence * max(0.0, 1.0 - since / (cfg.max_hold_s * cfg.fps + 1.0))
+        pts = np.column_stack([out, self._z]).astype(np.float32)
+        lm = FaceLandmarks(pts, self._vis.astype(np.float32), bounding_box(out), float(conf))
+        pose = head_pose(pts)
+        expr = expression_vector(pts)
+        return TrackResult(lm, pose, expr, mode, index, det, flow_pts, rel, since)
