@@ -256,3 +256,76 @@ def lag_frames(est: np.ndarray, truth: np.ndarray, max_lag: int = 6) -> float:
         denom = c0 - 2 * c1 + c2
         return float(lags[i] + (0.5 * (c0 - c2) / denom if denom > 0 else 0.0))
     return float(lags[i])
+
+
+# --------------------------------------------------------------------------------------------------
+# Non-rigid motion: a talking mouth (and blinks) rendered by the geometric reenactor.
+
+
+def mouth_profile(length: int, rise: int = 3, starts: tuple[int, ...] = (4, 14, 22, 33), amplitude: float = 0.3):
+    """(T,) fast mouth openings (interocular units): 0 -> ``amplitude`` -> 0 in ``2 * rise`` frames
+    at each of ``starts``, varying the height a little so the openings are not all alike."""
+    out = np.zeros(length)
+    ramp = np.r_[np.arange(rise + 1), np.arange(rise - 1, -1, -1)] / rise  # 0 .. 1 .. 0
+    for k, start in enumerate(starts):
+        seg = amplitude * (1.0 - 0.25 * (k % 2)) * ramp
+        end = min(start + len(seg), length)
+        if start < length:
+            out[start:end] = np.maximum(out[start:end], seg[: end - start])
+    return out
+
+
+def expression_frames(
+    photo: np.ndarray,
+    mouth: np.ndarray,
+    blink: np.ndarray | None = None,
+    noise: float = 2.0,
+    seed: int = 0,
+    size: int = FRAME,
+) -> list[np.ndarray]:
+    """Frames of ``photo`` whose lower lip and jaw drop by ``mouth[t]`` interocular distances (and
+    whose eyelids close by ``blink[t]``, 0..1), warped by the geometric reenactor as
+    ``streamer.examples`` does, with sensor noise. The head does not move."""
+    from streamer.compositor import Compositor
+    from streamer.detectors import create_detector
+    from streamer.landmarks import interocular
+    from streamer.media.images import fit_within
+    from streamer.pipeline import prepare_source
+    from streamer.reenactors.geometric import GeometricReenactor
+
+    image = fit_within(photo, size)
+    detector = create_detector("mediapipe", "image")
+    try:
+        reenactor = GeometricReenactor()
+        src = prepare_source(image, detector, reenactor, what="the photo")
+    finally:
+        detector.close()
+    compositor = Compositor(reenactor.crop_size)
+    base = src.crop_landmarks.points.astype(np.float64)
+    iod = interocular(base)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for t, m in enumerate(mouth):
+        pts = base.copy()
+        pts[[65, 66, 67, 56, 57, 58, 6, 7, 8, 9, 10]] += (0.0, m * iod, 0.0)
+        pts[[4, 5, 11, 12]] += (0.0, 0.5 * m * iod, 0.0)
+        if blink is not None:
+            pts[[37, 38, 43, 44]] += blink[t] * (base[[41, 40, 47, 46]] - base[[37, 38, 43, 44]])
+        crop = reenactor.render(src.state, src.crop_landmarks.with_points(pts))
+        frame = compositor.paste(image, crop, src.affine).astype(np.float32)
+        frame += rng.normal(0.0, noise, frame.shape)
+        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return frames
+
+
+def lagged_correlation(reference: np.ndarray, series: np.ndarray, max_lag: int = 3) -> tuple[int, float, float]:
+    """(best lag, its Pearson r, r at lag 0) of ``series`` against ``reference``; a positive lag means
+    ``series`` is late (``series[t + lag]`` matches ``reference[t]``)."""
+    a, b = np.asarray(reference, np.float64), np.asarray(series, np.float64)
+    best = (0, -np.inf)
+    for lag in range(-max_lag, max_lag + 1):
+        x, y = (a[: len(a) - lag], b[lag:]) if lag >= 0 else (a[-lag:], b[: len(b) + lag])
+        r = float(np.corrcoef(x, y)[0, 1])
+        if r > best[1]:
+            best = (lag, r)
+    return best[0], best[1], float(np.corrcoef(a, b)[0, 1])

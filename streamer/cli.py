@@ -15,6 +15,10 @@ COMMAND_MODULES = (
     "streamer.commands.bench",
     "streamer.commands.serve",
     "streamer.commands.camera",
+    "streamer.commands.prepare",
+    "streamer.commands.train",
+    "streamer.commands.export",
+    "streamer.commands.doctor",
 )
 
 EXIT_BAD_INPUT = 2

@@ -105,11 +105,19 @@ class OneEuroFilter:
         self._x = None if x is None else np.asarray(x, np.float64).copy()
         self._dx = None if x is None else np.zeros_like(self._x)
 
-    def __call__(self, x: np.ndarray, dt: float, scale: float = 1.0, speed: np.ndarray | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        x: np.ndarray,
+        dt: float,
+        scale: float = 1.0,
+        speed: np.ndarray | None = None,
+        cutoff_floor: np.ndarray | float | None = None,
+    ) -> np.ndarray:
         """Filter one sample taken ``dt`` seconds after the previous one.
 
         ``speed`` (per second, same units as ``x``) replaces the filter's own derivative estimate
-        when the caller has a better one (the tracker's flow-measured motion).
+        when the caller has a better one (the tracker's flow-measured motion). ``cutoff_floor`` (Hz,
+        per coordinate) raises the cutoff where the caller knows the signal changes fast.
         """
         x = np.asarray(x, np.float64)
         if self._x is None or self._dx is None:
@@ -120,6 +128,8 @@ class OneEuroFilter:
         self._dx = self._dx + a_d * (dx - self._dx)
         rate = np.abs(self._dx) if speed is None else np.asarray(speed, np.float64)
         cutoff = self.min_cutoff + self.beta * rate / scale
+        if cutoff_floor is not None:
+            cutoff = np.maximum(cutoff, cutoff_floor)
         a = _alpha(cutoff, dt)
         self._x = self._x + a * (x - self._x)
         return self._x.copy()

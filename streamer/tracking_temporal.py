@@ -11,6 +11,17 @@ they are unreliable, their depth and visibility come from the model's 3D pose; (
 corrections reach the output through a decaying offset and an adaptive One-Euro low-pass, so
 neither key frames nor re-acquisition make the output jump. Without accepted detections the track
 is held for ``max_hold_s`` and then dropped.
+
+Expressive regions (mouth with the lower jaw, eyes, brows) move non-rigidly and fast, and LK does
+not follow them (the inner-lip points sit on a boundary whose texture changes as the mouth opens;
+the flow passes its forward-backward check yet stays behind). So each detection is compared with
+the track after a similarity fitted on the region itself: a region whose shape changed by more
+than ``expr_threshold`` becomes "active" for ``expr_hold`` frames, and so does one the flow
+deforms by more than ``expr_flow_trigger`` (a detection is then taken at once: LK does not say
+where the lips went, but it does notice that they moved). While a region is active the
+detector runs on every frame and its points take the detection directly: low noise, no gate
+against the rigid prediction, no correction spreading and a high output cutoff. A still face
+keeps the key-frame schedule and all the smoothing.
 """
 
 from __future__ import annotations
@@ -30,6 +41,14 @@ from streamer.tracking_shape import ShapeConfig, ShapeFit, ShapeModel
 
 #: Crop size the noise figures refer to: pixels of the canonical 256x256 alignment crop.
 CROP = 256
+#: Expressive regions: (name, point indices). The mouth includes the lower jaw, which opens with it.
+REGIONS: tuple[tuple[str, np.ndarray], ...] = (
+    ("mouth", np.r_[4:13, 48:68]),
+    ("eyes", np.r_[36:48]),
+    ("brows", np.r_[17:27]),
+)
+#: Points outside the expressive regions (upper contour, nose): they move with the head.
+RIGID = np.setdiff1d(np.arange(NUM_POINTS), np.concatenate([idx for _, idx in REGIONS]))
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,12 @@ class TemporalConfig:
     euro_beta: float = 0.8  #: One-Euro cutoff increase (Hz) per crop px/s of speed
     euro_d_cutoff: float = 2.0  #: One-Euro cutoff (Hz) of its own speed estimate (unused: the flow gives the speed)
     speed_noise: float = 0.5  #: a point's own speed (crop px/frame) counts only beyond this noise level
+    expr_threshold: float = 1.5  #: RMS shape change of a region (crop px, see ``region_change``) that activates it
+    expr_flow_trigger: float = 0.6  #: shape change of a region under the flow (crop px/frame) that asks for a detection
+    expr_min_seen: float = 0.65  #: fraction of a region's points the flow must track for the region to activate
+    expr_hold: int = 2  #: frames a region stays active after its last large change
+    expr_sigma: float = 0.3  #: detector noise (crop px) of an active region's points
+    expr_cutoff: float = 10.0  #: One-Euro cutoff floor (Hz) of an active region's points
     flow: FlowConfig = field(default_factory=FlowConfig)
     shape: ShapeConfig = field(default_factory=ShapeConfig)
 
@@ -105,6 +130,17 @@ def crop_scale(xy: np.ndarray) -> float:
     return umeyama(anchor_points(xy), CANONICAL_ANCHORS * CROP)[0]
 
 
+def region_change(a: np.ndarray, b: np.ndarray, c: float) -> np.ndarray:
+    """Per region of ``REGIONS``: RMS distance (crop px) between the region's points in ``a`` and ``b``
+    after a similarity fitted on the region itself, i.e. how much the region changed shape. Head
+    motion (even a turn, which is nearly a similarity over so small an area) leaves it near zero."""
+    out = np.zeros(len(REGIONS))
+    for k, (_, idx) in enumerate(REGIONS):
+        s, rot, t = umeyama(a[idx], b[idx])
+        out[k] = np.sqrt(((s * a[idx] @ rot.T + t - b[idx]) ** 2).sum(axis=1).mean()) * c
+    return out
+
+
 def _cauchy(residual: np.ndarray, scale: float) -> np.ndarray:
     return 1.0 / (1.0 + (residual / scale) ** 2)
 
@@ -130,6 +166,8 @@ class TemporalTracker:
         self._last_accept = -(10**9)
         self._confidence = 0.0
         self._rejections = 0
+        self._active = np.zeros(NUM_POINTS, np.int64)  # frames each point's region stays active
+        self._seen = np.ones(NUM_POINTS, bool)  # points whose flow passed the forward-backward check this frame
 
     @property
     def duty_cycle(self) -> float:
@@ -210,7 +248,10 @@ class TemporalTracker:
 
         det = None
         since_try = index - self._last_try
-        if since_try >= cfg.key_interval or (rel.mean() < cfg.reliability_trigger and since_try >= cfg.min_key_gap):
+        self._active = np.maximum(self._active - 1, 0)
+        expressive = self._flow_expression(prev, flow, rel, c)
+        unreliable = rel.mean() < cfg.reliability_trigger and since_try >= cfg.min_key_gap
+        if since_try >= cfg.key_interval or unreliable or expressive:
             det = self._detect(frame_bgr, index)
         fused = None if det is None else self._fuse_detection(det, c, index)
         if index - self._last_accept > cfg.max_hold_s * cfg.fps:
@@ -226,8 +267,10 @@ class TemporalTracker:
         cfg, kf = self.config, self._kf
         assert kf is not None
         if flow is None:
+            self._seen[:] = False
             return np.zeros(NUM_POINTS)
         fb_ok = flow.displacement_valid & (flow.fb_error * c < cfg.fb_max)
+        self._seen = fb_ok
         rel = fb_ok * np.clip(2.0 * self._vis - 0.5, 0.0, 1.0)
         if (rel > 0.5).sum() < 6:
             kf.damp_velocity(cfg.velocity_damping)
@@ -251,17 +294,50 @@ class TemporalTracker:
         kf.update_velocity(disp.ravel(), np.repeat(sigma**2, 2))
         return rel
 
+    def _flow_expression(self, prev: np.ndarray, flow: FlowResult | None, rel: np.ndarray, c: float) -> bool:
+        """Activate the regions the flow deformed (a detection is then taken at once); whether any is active.
+
+        Only while the flow holds on the rigid points: an occluder or blur deforms the flow too."""
+        cfg = self.config
+        steady = rel[RIGID].mean() >= cfg.reliability_trigger
+        if flow is not None and steady and np.isfinite(cfg.expr_flow_trigger):
+            ok = flow.displacement_valid
+            change = region_change(prev, np.where(ok[:, None], flow.points, prev), c)
+            for (_, idx), value in zip(REGIONS, change, strict=True):
+                if value > cfg.expr_flow_trigger and self._seen[idx].mean() >= cfg.expr_min_seen:
+                    self._active[idx] = np.maximum(self._active[idx], 1)
+        return bool(self._active.any())
+
+    def _expression_change(self, det: FaceLandmarks, c: float) -> np.ndarray:
+        """Frames each point's region stays active given this detection: a region whose detected shape
+        differs from the track's by more than ``expr_threshold`` restarts its hold."""
+        cfg, kf = self.config, self._kf
+        assert kf is not None
+        change = region_change(det.xy.astype(np.float64), kf.x.reshape(-1, 2), c)
+        active = self._active.copy()
+        for (_, idx), value in zip(REGIONS, change, strict=True):
+            # A covered region (the flow fails on an occluder) keeps the gated, smoothed fusion.
+            if value > cfg.expr_threshold and self._seen[idx].mean() >= cfg.expr_min_seen:
+                active[idx] = cfg.expr_hold
+        return active
+
     def _fuse_detection(self, det: FaceLandmarks, c: float, index: int) -> np.ndarray | None:
         """Gate and fuse a detection; returns the per-point fused mask (as 0/1), or None if rejected."""
         cfg, kf = self.config, self._kf
         assert kf is not None
         r = (cfg.det_sigma / (c * max(det.confidence, 1e-3))) ** 2 / np.clip(det.visibility, 0.1, 1.0)
+        long_gap = index - self._last_accept > 2 * cfg.key_interval
+        # After a hold the track's shape is stale: re-acquisition blends back instead of snapping.
+        hold = np.zeros_like(self._active) if long_gap else self._expression_change(det, c)
+        active = hold > 0
+        # Active (expressive) points: the detector is the only sensor that follows them; trust it.
+        r = np.where(active, (cfg.expr_sigma / (c * max(det.confidence, 1e-3))) ** 2, r)
         r = np.repeat(r, 2)
         innov = det.xy.ravel().astype(np.float64) - kf.x
         d2 = (innov**2 / (kf.pxx + r)).reshape(-1, 2).sum(axis=1)
-        inside = d2 < cfg.gate**2
+        inside = (d2 < cfg.gate**2) | active
         before = kf.x.copy()
-        if (~inside).mean() > cfg.reject_fraction:
+        if (~active).any() and (~inside[~active]).mean() > cfg.reject_fraction:
             self._rejections += 1
             self.stats.detections_rejected += 1
             if self._rejections < cfg.max_rejections:
@@ -274,8 +350,9 @@ class TemporalTracker:
         self._rejections = 0
         delta = (kf.x - before).reshape(-1, 2)
         self._offset -= delta
-        long_gap = index - self._last_accept > 2 * cfg.key_interval
-        large = np.median(np.linalg.norm(delta, axis=1)) * c > 2.0
+        self._offset[active] = 0.0  # active points show the detection at once
+        self._active = hold
+        large = np.median(np.linalg.norm(delta[~active], axis=1)) * c > 2.0 if (~active).any() else False
         frames = cfg.blend_s * cfg.fps if (long_gap or large) else cfg.spread_frames
         decay = float(np.exp(-1.0 / max(frames, 1e-6)))
         blending = np.median(np.linalg.norm(self._offset, axis=1)) * c > 1.0
@@ -327,7 +404,8 @@ class TemporalTracker:
         self._offset *= self._decay
         c = crop_scale(xy)
         speed = np.repeat(self._speed(kf.v.reshape(-1, 2), xy, c), 2) * cfg.fps
-        out = self._euro(out.ravel(), 1.0 / cfg.fps, 1.0 / c, speed).reshape(-1, 2)
+        floor = np.repeat(np.where(self._active > 0, cfg.expr_cutoff, 0.0), 2)
+        out = self._euro(out.ravel(), 1.0 / cfg.fps, 1.0 / c, speed, floor).reshape(-1, 2)
         since = index - self._last_accept
         conf = self._confidence * max(0.0, 1.0 - since / (cfg.max_hold_s * cfg.fps + 1.0))
         pts = np.column_stack([out, self._z]).astype(np.float32)

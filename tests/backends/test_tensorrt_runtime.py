@@ -1,0 +1,48 @@
+"""The TensorRT runtime wrapper: importable everywhere, exercised on a GPU only."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+from export.tensorrt_build import tensorrt_status
+
+
+def test_cpu_install_never_imports_tensorrt_or_pycuda():
+    for name in ("streamer.backends.tensorrt", "export.tensorrt_build", "export.tensorrt", "streamer.backends.select"):
+        importlib.import_module(name)
+    assert "tensorrt" not in sys.modules or tensorrt_status()[0]
+    assert "pycuda" not in sys.modules or tensorrt_status()[0]
+
+
+def test_status_gives_a_reason_here():
+    ok, reason = tensorrt_status()
+    assert ok or "needs an NVIDIA GPU" in reason
+
+
+@pytest.mark.gpu
+def test_bind_chains_engines_without_host_copies(tmp_path):
+    ok, reason = tensorrt_status()
+    if not ok:
+        pytest.skip(reason)
+    import numpy as np
+    import torch
+
+    from export.registry import get_network
+    from streamer.backends.select import BackendChoice, create_runner
+
+    net = get_network("pixel_warp")
+    first = create_runner(BackendChoice("pixel_warp", "tensorrt", "test"))
+    second = create_runner(BackendChoice("pixel_warp", "tensorrt", "test"))
+    feeds = net.real_inputs(1)
+    for name, value in feeds.items():
+        first.buffers[name].copy_(torch.from_numpy(value))
+    second.bind("image", first.buffers["warped"])  # the warped crop feeds the next warp on the GPU
+    second.buffers["pixel_map"].copy_(torch.from_numpy(feeds["pixel_map"]))
+    first.enqueue()
+    second.enqueue()
+    second.synchronize()
+    twice = first.infer({"image": first.infer(feeds)["warped"], "pixel_map": feeds["pixel_map"]})["warped"]
+    assert np.abs(second.buffers["warped"].cpu().numpy() - twice).max() < 1e-3

@@ -1,0 +1,1 @@
+"""The IDSG trainer: losses, the training task and the ACE evaluation."""
