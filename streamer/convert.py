@@ -7,6 +7,7 @@ Three threads with bounded, ordered queues (offline path: nothing is dropped): t
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import threading
@@ -19,21 +20,28 @@ import numpy as np
 from tqdm import tqdm
 
 from streamer.alignment import crop_image, crop_transform
-from streamer.backends.warp import create_remap_backend
+from streamer.backends.probe import Facts
+from streamer.backends.select import CPU_BACKENDS, BackendChoice, remap_backend, select_backend
+from streamer.backends.warp import RemapBackend
 from streamer.compositor import Compositor
 from streamer.detectors import create_detector
 from streamer.errors import InputError, NoFaceError
 from streamer.media.images import fit_within, load_image
 from streamer.media.video_file import VideoFileSink, VideoFileSource, VideoFrame
 from streamer.pipeline import ReenactmentPipeline, prepare_source
-from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor
+from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
 from streamer.retarget import MotionMode
+from streamer.runtime import configure_threads
 from streamer.tracking import DEFAULT_TRACKER, create_tracker
 from streamer.tracking_debug import draw_track_debug
 from streamer.tracking_reference import ReferenceConfig, ReferenceSelector
 
 _QUEUE_SIZE = 8
 _END = object()
+#: The GPU warp runners (TensorRT engines, CUDA sessions) are built for static 256x256 crops.
+GPU_WARP_SIZE = 256
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class ConvertOptions:
     size: int = 256
     paste_back: bool = True
     motion: MotionMode = "relative"
-    backend: str = "auto"
+    backend: str = "auto"  #: one of ``streamer.backends.select.BACKENDS``
     landmarks: str = "auto"
     face_index: int | None = None
     max_side: int = 1280
@@ -56,6 +64,9 @@ class ConvertOptions:
     tracker: str = DEFAULT_TRACKER
     track_debug: Path | None = None
     reference_frame: int | None = None
+    retarget: str = "analytic"  #: "analytic" or "idsg" (learned; ignores ``motion``)
+    idsg_weights: Path | None = None  #: IDSG safetensors file (default: the shipped one)
+    threads: int = 1  #: compute threads (OpenCV, torch, onnxruntime)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,30 @@ class ConvertSummary:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def choose_warp_backend(requested: str, crop_size: int, facts: Facts | None = None) -> BackendChoice:
+    """The pixel-warp backend for ``--backend requested`` at ``crop_size``.
+
+    ``InputError`` (one line) for a backend that cannot run here. The GPU runners take static
+    256x256 crops only, so at any other size the warp falls back to OpenCV, with a warning.
+    """
+    choice = select_backend("pixel_warp", requested, facts)
+    if choice.name not in CPU_BACKENDS and crop_size != GPU_WARP_SIZE:
+        log.warning(
+            "backend %s runs %dx%d crops only; --size %d uses the opencv warp instead",
+            choice.name,
+            GPU_WARP_SIZE,
+            GPU_WARP_SIZE,
+            crop_size,
+        )
+        return BackendChoice("pixel_warp", "opencv", f"{choice.name} is static {GPU_WARP_SIZE}x{GPU_WARP_SIZE}")
+    return choice
+
+
+def create_warp_backend(requested: str, crop_size: int, threads: int = 1) -> RemapBackend:
+    """The runnable warp backend for ``--backend requested`` (see :func:`choose_warp_backend`)."""
+    return remap_backend(choose_warp_backend(requested, crop_size), threads)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -144,12 +179,14 @@ def _writer(sink: VideoFileSink, in_q: queue.Queue, errors: list) -> None:
 def convert(opts: ConvertOptions) -> ConvertSummary:
     """Run one conversion; raises ``InputError`` for bad input, leaves no partial output on failure."""
     check_paths(opts)
+    retargeter = create_retargeter(opts.retarget, opts.motion, opts.size, opts.idsg_weights)
+    backend = create_warp_backend(opts.backend, opts.size, opts.threads)
+    reenactor = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
+    configure_threads(opts.threads)  # again: the torch backend and the IDSG import torch only now
     canvas = fit_within(load_image(opts.source), opts.max_side)
     with contextlib.ExitStack() as cleanup:
         source_video = VideoFileSource(opts.driver)
         cleanup.callback(source_video.close)
-        backend = create_remap_backend(opts.backend)
-        reenactor = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend)
         with contextlib.closing(create_detector(opts.landmarks, "image", max_faces=5)) as photo_detector:
             prepared = prepare_source(canvas, photo_detector, reenactor, opts.face_index)
         info = source_video.info

@@ -124,8 +124,16 @@ def read_config_file(name: str) -> dict:
         try:
             import yaml
         except ImportError:
-            raise InputError("YAML configs need PyYAML (pip install pyyaml), or use JSON") from None
-        return yaml.safe_load(text) or {}
+            raise InputError(
+                f"{path}: YAML configs need PyYAML: pip install 'reenact[train]' (or pyyaml>=6), or use JSON"
+            ) from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected a mapping of config sections, got {type(data).__name__}")
+        return data
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact camera``."""
+    from streamer.commands.convert import add_retarget_arguments
+
     p = sub.add_parser(
         "camera",
         help="local camera -> reenacted source photo -> virtual camera (for video calls)",
@@ -24,10 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="face crop size in pixels (default 256)")
     p.add_argument("--max-side", type=int, default=640, help="largest side of the output frame (default 640)")
     p.add_argument("--crop-only", dest="paste_back", action="store_false", help="output the face crop only")
+    add_retarget_arguments(p)
     p.set_defaults(func=_run_camera)
 
 
 def _run_camera(args: argparse.Namespace) -> int:
+    from streamer.commands.convert import check_retarget_arguments
     from streamer.errors import InputError
     from streamer.examples import example_source_path
     from streamer.live.camera import CameraOptions, run_camera
@@ -40,6 +44,7 @@ def _run_camera(args: argparse.Namespace) -> int:
         raise InputError(f"--max-side must be at least 64, got {args.max_side}")
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
+    check_retarget_arguments(args)
     configure_threads(None)
     opts = CameraOptions(
         source=args.source or example_source_path(),
@@ -47,7 +52,13 @@ def _run_camera(args: argparse.Namespace) -> int:
         virtual_cam=args.virtual_cam,
         preview=args.preview,
         frames=args.frames,
-        live=LiveConfig(size=args.size, max_side=args.max_side, paste_back=args.paste_back),
+        live=LiveConfig(
+            size=args.size,
+            max_side=args.max_side,
+            paste_back=args.paste_back,
+            retarget=args.retarget,
+            idsg_weights=args.idsg_weights,
+        ),
     )
     try:
         summary = run_camera(opts)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact convert``."""
-    from streamer.backends.warp import REMAP_BACKENDS
+    from streamer.backends.select import BACKENDS
     from streamer.detectors import DETECTOR_NAMES
     from streamer.tracking import DEFAULT_TRACKER, TRACKER_NAMES
 
@@ -52,11 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         const="absolute",
         help="use the driver's landmarks as they are (driver's face shape)",
     )
+    add_retarget_arguments(p)
     p.add_argument(
         "--backend",
-        choices=REMAP_BACKENDS,
+        choices=BACKENDS,
         default="auto",
-        help="who runs the per-frame warp: auto (OpenCV on CPU), opencv, torch, onnxruntime",
+        help="who runs the per-frame warp: auto (the fastest available: TensorRT > onnxruntime GPU > torch CUDA; "
+        "OpenCV on a CPU), or one by name; GPU ones take --size 256 only (other sizes use opencv)",
     )
     p.add_argument(
         "--landmarks",
@@ -102,7 +107,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_convert)
 
 
+def add_retarget_arguments(p: argparse.ArgumentParser) -> None:
+    """``--retarget`` and ``--idsg-weights`` (convert, serve and camera)."""
+    from streamer.reenactors.geometric import RETARGETERS
+
+    p.add_argument(
+        "--retarget",
+        choices=RETARGETERS,
+        default="analytic",
+        help="where the source's landmarks go: analytic (motion transfer, default) or idsg (the learned "
+        "shape generator, see streamer/models/weights/IDSG.md; --relative/--absolute do not apply)",
+    )
+    p.add_argument(
+        "--idsg-weights",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="IDSG weights (.safetensors) for --retarget idsg (default: the shipped "
+        "streamer/models/weights/idsg.safetensors)",
+    )
+
+
+def check_retarget_arguments(args: argparse.Namespace) -> None:
+    """``InputError`` (exit 2, one line) for ``--idsg-weights`` without ``--retarget idsg`` or weights
+    that do not load; checked before any slow work (and before ``configure_threads``, as it imports torch)."""
+    from streamer.errors import InputError
+    from streamer.reenactors.geometric import create_retargeter
+
+    if args.idsg_weights is not None and args.retarget != "idsg":
+        raise InputError("--idsg-weights is for --retarget idsg")
+    if args.retarget == "idsg":
+        create_retargeter("idsg", idsg_weights=args.idsg_weights)
+
+
 def _run_convert(args: argparse.Namespace) -> int:
+    from streamer.backends.select import select_backend
     from streamer.convert import ConvertOptions, convert
     from streamer.errors import InputError
     from streamer.runtime import configure_threads
@@ -111,7 +150,11 @@ def _run_convert(args: argparse.Namespace) -> int:
         raise InputError(f"--size must be between 64 and 1024, got {args.size}")
     if args.max_side < 64:
         raise InputError(f"--max-side must be at least 64, got {args.max_side}")
-    configure_threads(args.threads)
+    check_retarget_arguments(args)  # before --example makes its clip
+    if args.retarget == "idsg" and args.motion == "absolute":
+        log.warning("--absolute has no effect with --retarget idsg (the IDSG places the face itself)")
+    select_backend("pixel_warp", args.backend)  # an unavailable backend fails here, before any work
+    threads = configure_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="reenact-example-") as tmp:
         source, driver = args.source, args.driver
         if args.example:
@@ -138,6 +181,9 @@ def _run_convert(args: argparse.Namespace) -> int:
             track_debug=args.track_debug,
             reference_frame=args.reference_frame,
             strip=args.strip,
+            retarget=args.retarget,
+            idsg_weights=args.idsg_weights,
+            threads=threads,
         )
         summary = convert(opts)
     print(

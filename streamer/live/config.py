@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from streamer.retarget import MotionMode
 from streamer.tracking import DEFAULT_TRACKER
@@ -19,6 +20,8 @@ class LiveConfig:
     paste_back: bool = True  # paste the face into the source photo (else send the crop)
     motion: MotionMode = "relative"
     backend: str = "auto"  # remap backend of the geometric reenactor
+    retarget: str = "analytic"  # "analytic" or "idsg" (``streamer.reenactors.geometric.create_retargeter``)
+    idsg_weights: Path | None = None  # IDSG safetensors for retarget="idsg" (None: the shipped file)
     landmarks: str = "auto"  # detector name (see ``streamer.detectors``)
     tracker: str = DEFAULT_TRACKER  # driver tracker: "temporal" (detector + optical flow) or "detector"
     max_side: int = 640  # largest side of the source canvas (the output frame with paste-back)

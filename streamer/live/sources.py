@@ -18,7 +18,7 @@ from streamer.errors import InputError
 from streamer.live.config import LiveConfig
 from streamer.media.images import fit_within, load_image
 from streamer.pipeline import PreparedSource, prepare_source
-from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor
+from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
 
 
 def decode_image_bytes(data: bytes, max_bytes: int, max_megapixels: float) -> np.ndarray:
@@ -42,9 +42,14 @@ def decode_image_bytes(data: bytes, max_bytes: int, max_megapixels: float) -> np
 
 
 def create_reenactor(config: LiveConfig) -> GeometricReenactor:
-    """The reenactor a live stream uses (one per stream; prepared sources are shared between them)."""
+    """The reenactor a live stream uses (one per stream; prepared sources are shared between them).
+
+    Each stream gets its own retargeter: the IDSG one caches the source's identity code, which is not
+    safe to share between stream threads (its weights load in a few milliseconds).
+    """
     geometric = GeometricConfig(crop_size=config.size, motion=config.motion)
-    return GeometricReenactor(geometric, create_remap_backend(config.backend))
+    retargeter = create_retargeter(config.retarget, config.motion, config.size, config.idsg_weights)
+    return GeometricReenactor(geometric, create_remap_backend(config.backend), retargeter)
 
 
 def prepare_image(image: np.ndarray, config: LiveConfig, what: str) -> PreparedSource:

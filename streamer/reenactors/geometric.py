@@ -10,6 +10,8 @@ opened mouth does not smear the lips; eyelids close by compressing the eye trian
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -17,6 +19,7 @@ from scipy.spatial import Delaunay
 
 from streamer import landmarks as L
 from streamer.backends.warp import RemapBackend, create_remap_backend
+from streamer.errors import InputError
 from streamer.geometry import umeyama
 from streamer.landmarks import FaceLandmarks
 from streamer.pose import head_axes
@@ -110,13 +113,67 @@ def _inner_mouth_opening(points: np.ndarray, iod: float) -> float:
     return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))]) / iod)
 
 
-class GeometricReenactor:
-    """Reenactment by warping the source crop; no learned weights."""
+class Retargeter(Protocol):
+    """Where the source's landmarks go for a driver frame (``AnalyticRetargeter``, ``IDSGRetargeter``)."""
 
-    def __init__(self, config: GeometricConfig | None = None, backend: RemapBackend | None = None):
+    def retarget(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
+        """Target landmarks in the source's (crop) coordinates."""
+        ...
+
+
+RetargetName = Literal["analytic", "idsg"]
+#: ``--retarget`` choices: the analytic landmark transfer (default) or the learned IDSG.
+RETARGETERS: tuple[RetargetName, ...] = ("analytic", "idsg")
+
+
+def create_retargeter(
+    name: str = "analytic", motion: MotionMode = "relative", crop_size: int = 256, idsg_weights: Path | None = None
+) -> Retargeter:
+    """The retargeter called ``name``; IDSG weights (safetensors) default to the shipped file.
+
+    A missing, corrupt or foreign weights file is an ``InputError`` (one line, exit 2). The IDSG places
+    the face itself (as the driver moved relative to its reference frame), so ``motion`` is for the
+    analytic retargeter only.
+    """
+    if name == "analytic":
+        return AnalyticRetargeter(motion, crop_size)
+    if name != "idsg":
+        raise InputError(f"unknown retargeter {name!r}; choose one of {', '.join(RETARGETERS)}")
+    from safetensors import SafetensorError
+
+    from streamer.retarget_idsg import DEFAULT_WEIGHTS, IDSGRetargeter
+
+    path = Path(idsg_weights or DEFAULT_WEIGHTS)
+    try:
+        return IDSGRetargeter(path)
+    except (SafetensorError, OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        # What a truncated, non-safetensors or other-architecture file raises; the first line of the
+        # reason is enough (load_state_dict lists every missing key).
+        if isinstance(exc, KeyError):
+            reason = f"its metadata has no {exc} entry"
+        elif isinstance(exc, RuntimeError) and "state_dict" in str(exc):
+            reason = "its tensors do not match the IDSG architecture in its metadata"
+        else:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise InputError(f"cannot load IDSG weights {path}: {reason}") from None
+
+
+class GeometricReenactor:
+    """Reenactment by warping the source crop; no learned weights of its own.
+
+    ``retargeter`` decides where the landmarks go (default: the analytic one in ``config.motion``
+    mode); the warp itself is the same for every retargeter.
+    """
+
+    def __init__(
+        self,
+        config: GeometricConfig | None = None,
+        backend: RemapBackend | None = None,
+        retargeter: Retargeter | None = None,
+    ):
         self.config = config or GeometricConfig()
         self.crop_size = self.config.crop_size
-        self.retargeter = AnalyticRetargeter(self.config.motion, self.crop_size)
+        self.retargeter = retargeter or AnalyticRetargeter(self.config.motion, self.crop_size)
         self.backend = backend or create_remap_backend("opencv")
 
     def prepare(self, source_crop: np.ndarray, source_landmarks: FaceLandmarks) -> GeometricSourceState:
@@ -174,6 +231,12 @@ class GeometricReenactor:
 
     def render(self, state: GeometricSourceState, target: FaceLandmarks) -> np.ndarray:
         """Warp the source crop so its landmarks land on ``target`` (crop coordinates)."""
+        return self.render_maps(state, target)[0]
+
+    def render_maps(
+        self, state: GeometricSourceState, target: FaceLandmarks
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``render`` plus its backward pixel maps (map_x, map_y): the analytic flow the RFG starts from."""
         src = state.landmarks.points.astype(np.float64)
         dst = target.points.astype(np.float64)
         motion = rigid_motion(src, dst)
@@ -198,7 +261,7 @@ class GeometricReenactor:
         map_y[ys, xs] = ys
         out = self.backend.remap(state.crop, map_x, map_y)
         _draw_mouth_interior(out, dst, state)
-        return out
+        return out, map_x, map_y
 
 
 def _mouth_colours(crop: np.ndarray, pts: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
