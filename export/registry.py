@@ -93,11 +93,10 @@ def _warp_real(batch: int) -> dict[str, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=1)
-def astronaut_idsg_points() -> np.ndarray:
-    """(204,) the astronaut's landmarks in IDSG units (its alignment crop, normalised)."""
-    from streamer.alignment import crop_transform
+def astronaut_face_crop() -> tuple[np.ndarray, np.ndarray]:
+    """The bundled photo's alignment crop (BGR, 256) and its landmarks in crop pixels (68, 3)."""
+    from streamer.alignment import crop_image, crop_transform
     from streamer.detectors import create_detector
-    from streamer.models.idsg import normalise_crop_points
 
     det = create_detector("mediapipe", "image", max_faces=1)
     try:
@@ -106,8 +105,15 @@ def astronaut_idsg_points() -> np.ndarray:
         det.close()
     if not faces:
         raise RuntimeError("no face found in the bundled astronaut photo")
-    face = faces[0]
-    return normalise_crop_points(face.transformed(crop_transform(face, CROP)).points, CROP).reshape(-1)
+    affine = crop_transform(faces[0], CROP)
+    return crop_image(astronaut_bgr(), affine, CROP), faces[0].transformed(affine).points
+
+
+def astronaut_idsg_points() -> np.ndarray:
+    """(204,) the astronaut's landmarks in IDSG units (its alignment crop, normalised)."""
+    from streamer.models.idsg import normalise_crop_points
+
+    return normalise_crop_points(astronaut_face_crop()[1], CROP).reshape(-1)
 
 
 def _idsg_random_points(rng: np.random.Generator, batch: int) -> np.ndarray:
@@ -238,6 +244,192 @@ register(
         doc="IDSG action encoder + landmark decoder (every frame)",
     )
 )
+
+
+# ---- RFG (streamer.models.rfg): one entry per deployed graph ------------------------------------------
+def _rfg_networks(weights: Path | None):
+    """The trained RFG from ``weights/rfg.safetensors``; random init (seed 0) when ``weights`` is None."""
+    import torch
+
+    from streamer.models.rfg import build_networks, load_networks
+
+    if weights is None:
+        torch.manual_seed(0)
+        return build_networks()
+    path = weights / "rfg.safetensors"
+    if not path.is_file():
+        raise MissingWeights(f"RFG weights not found: {path}")
+    return load_networks(path)
+
+
+def _rfg_part(name: str) -> Callable[[Path | None], object]:
+    def build(weights: Path | None):
+        return _rfg_networks(weights).parts()[name]
+
+    return build
+
+
+@functools.lru_cache(maxsize=1)
+def _rfg_sizes() -> tuple[int, int, int, int]:
+    """(feature channels, feature grid, AdaIN length of G, AdaIN length of C) of the default config."""
+    from streamer.models.rfg import build_networks
+
+    nets = build_networks()
+    cfg = nets.config
+    return cfg.feat_channels, cfg.grid, nets.gen.decoder.adain_size, 4 * cfg.calib_channels
+
+
+@functools.lru_cache(maxsize=1)
+def _rfg_real_arrays() -> dict[str, np.ndarray]:
+    """The astronaut's crop, a geometric warp of it (mouth opened, head turned) and its inputs."""
+    from streamer.landmarks import FaceLandmarks
+    from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map
+    from streamer.reenactors.geometric import GeometricReenactor
+
+    crop, pts = astronaut_face_crop()
+    src = FaceLandmarks(pts.astype(np.float32))
+    moved = pts.copy()
+    moved[57:60, 1] += 6.0
+    moved[6:11, 1] += 6.0
+    moved[:, 0] += 4.0
+    tgt = FaceLandmarks(moved.astype(np.float32))
+    geo = GeometricReenactor()
+    base, mx, my = geo.render_maps(geo.prepare(crop, src), tgt)
+    return {
+        "source": image_to_input(crop),
+        "base": image_to_input(base),
+        "pixel_map": pixel_map(mx, my),
+        "lm_src": landmark_input(src.points, CROP),
+        "lm_tgt": landmark_input(tgt.points, CROP),
+    }
+
+
+def _rfg_random(name: str) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
+    def make(rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
+        c, g, a_g, a_c = _rfg_sizes()
+        img = lambda: rng.uniform(-1, 1, (batch, 3, CROP, CROP)).astype(np.float32)  # noqa: E731
+        lm = lambda: (rng.uniform(0, 1, (batch, 1, g, g)) > 0.97).astype(np.float32)  # noqa: E731
+        if name == "rfg_source":
+            return {"source": img()}
+        if name == "rfg_global":
+            warp = _warp_random(rng, batch)["pixel_map"]
+            return {
+                "feats": rng.normal(0, 1, (batch, c, g, g)).astype(np.float32),
+                "adain": rng.normal(0, 0.1, (batch, a_g)).astype(np.float32),
+                "base": img(),
+                "pixel_map": warp,
+                "lm_src": lm(),
+                "lm_tgt": lm(),
+            }
+        if name == "rfg_local":
+            return {"prev": img(), "lm_prev": lm(), "lm_tgt": lm()}
+        return {"y_g": img(), "y_l": img(), "params": rng.normal(0, 0.1, (batch, a_c)).astype(np.float32)}
+
+    return make
+
+
+def _rfg_real(name: str) -> Callable[[int], dict[str, np.ndarray]]:
+    def make(batch: int) -> dict[str, np.ndarray]:
+        import torch
+
+        r = _rfg_real_arrays()
+        if name == "rfg_source":
+            return {"source": _repeat(r["source"], batch)}
+        if name == "rfg_local":
+            return {
+                "prev": _repeat(r["base"], batch),
+                "lm_prev": _repeat(r["lm_src"], batch),
+                "lm_tgt": _repeat(r["lm_tgt"], batch),
+            }
+        part = _rfg_networks(None).parts()["rfg_source"]
+        with torch.no_grad():
+            feats, adain_g, calib = (t.numpy()[0] for t in part(torch.from_numpy(r["source"])[None]))
+        if name == "rfg_global":
+            return {
+                "feats": _repeat(feats, batch),
+                "adain": _repeat(adain_g, batch),
+                "base": _repeat(r["base"], batch),
+                "pixel_map": _repeat(r["pixel_map"], batch),
+                "lm_src": _repeat(r["lm_src"], batch),
+                "lm_tgt": _repeat(r["lm_tgt"], batch),
+            }
+        return {"y_g": _repeat(r["base"], batch), "y_l": _repeat(r["source"], batch), "params": _repeat(calib, batch)}
+
+    return make
+
+
+def _register_rfg() -> None:
+    c, g, a_g, a_c = _rfg_sizes()
+    img = lambda name, doc: TensorSpec(name, (3, CROP, CROP), doc)  # noqa: E731
+    lm = lambda name, doc: TensorSpec(name, (1, g, g), doc)  # noqa: E731
+    entries = {
+        "rfg_source": (
+            "per_source",
+            (img("source", "source crop, planar BGR, [-1, 1]"),),
+            (
+                TensorSpec("feats", (c, g, g), "source features"),
+                TensorSpec("adain_g", (a_g,), "AdaIN of G"),
+                TensorSpec("calib", (a_c,), "AdaIN of C"),
+            ),
+            (),
+            "RFG style + feature encoders (once per source)",
+        ),
+        "rfg_global": (
+            "per_frame",
+            (
+                TensorSpec("feats", (c, g, g), "from rfg_source"),
+                TensorSpec("adain", (a_g,), "adain_g from rfg_source"),
+                img("base", "geometric warp of the source, [-1, 1]"),
+                TensorSpec("pixel_map", (CROP, CROP, 2), "the warp's source pixel (x, y)"),
+                lm("lm_src", "source landmark map"),
+                lm("lm_tgt", "target landmark map"),
+            ),
+            (img("output", "y_G, [-1, 1]"),),
+            ("pixel_map",),
+            "RFG global integrator (every frame)",
+        ),
+        "rfg_local": (
+            "per_frame",
+            (
+                img("prev", "previous output, [-1, 1]"),
+                lm("lm_prev", "previous target map"),
+                lm("lm_tgt", "target landmark map"),
+            ),
+            (img("output", "y_L, [-1, 1]"),),
+            (),
+            "RFG local integrator (every frame, global-local)",
+        ),
+        "rfg_calibration": (
+            "per_frame",
+            (
+                img("y_g", "global output"),
+                img("y_l", "local output"),
+                TensorSpec("params", (a_c,), "calib from rfg_source"),
+            ),
+            (img("output", "calibrated output, [-1, 1]"),),
+            (),
+            "RFG calibration net (every frame)",
+        ),
+    }
+    for name, (path, inputs, outputs, fp32, doc) in entries.items():
+        register(
+            ExportableNetwork(
+                name=name,
+                path=path,
+                inputs=inputs,
+                outputs=outputs,
+                build=_rfg_part(name),
+                random_inputs=_rfg_random(name),
+                real_inputs=_rfg_real(name),
+                weights_file="rfg.safetensors",
+                cpu_backend="onnxruntime",
+                fp32_inputs=fp32,
+                doc=doc,
+            )
+        )
+
+
+_register_rfg()
 
 
 def get_network(name: str) -> ExportableNetwork:

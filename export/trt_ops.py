@@ -65,6 +65,7 @@ SUPPORTED: dict[str, str] = {
     "PRelu": "",
     "Range": "float start/limit/delta must be initializers",
     "Reciprocal": "",
+    "ReduceMax": "",
     "ReduceMean": "",
     "ReduceSum": "",
     "Relu": "",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +106,31 @@ def _check_resume_config(run_dir: Path, config: RunConfig) -> None:
         raise InputError(f"--resume with a config that differs from the run's in: {', '.join(diffs)}")
 
 
+@contextlib.contextmanager
+def stop_signals_interrupt():
+    """SIGTERM (and a SIGINT that a background launch left ignored) stop training like Ctrl-C.
+
+    Shells start background jobs with SIGINT ignored, and schedulers stop jobs with SIGTERM; both
+    must end in the same clean checkpoint as Ctrl-C in a terminal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, interrupt)
+    if previous[signal.SIGINT] == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def train(
     config: RunConfig,
     data_dir: Path,
@@ -162,22 +189,23 @@ def train(
         barrier(info)
 
     try:
-        tick, tick_step = time.perf_counter(), step
-        while step < end:
-            epoch, index = divmod(step, loop.steps_per_epoch)
-            metrics = task.train_step(task.batch(epoch, index), ctx)
-            step += 1
-            bar.update(1)
-            if step % loop.log_every == 0 or step == end:
-                metrics = mean_metrics(info, metrics)
-                rate = (step - tick_step) * task.samples_per_step / max(time.perf_counter() - tick, 1e-9)
-                tick, tick_step = time.perf_counter(), step
-                writer.write(step, "train", {**metrics, "samples_per_s": rate})
-                bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}", sps=f"{rate:.0f}")
-            if step % loop.val_every == 0 and step < end:
-                validation = _validate(task, info, writer, step)
-            if step % loop.ckpt_every == 0 and step < end:
-                checkpoint()
+        with stop_signals_interrupt():
+            tick, tick_step = time.perf_counter(), step
+            while step < end:
+                epoch, index = divmod(step, loop.steps_per_epoch)
+                metrics = task.train_step(task.batch(epoch, index), ctx)
+                step += 1
+                bar.update(1)
+                if step % loop.log_every == 0 or step == end:
+                    metrics = mean_metrics(info, metrics)
+                    rate = (step - tick_step) * task.samples_per_step / max(time.perf_counter() - tick, 1e-9)
+                    tick, tick_step = time.perf_counter(), step
+                    writer.write(step, "train", {**metrics, "samples_per_s": rate})
+                    bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}", sps=f"{rate:.0f}")
+                if step % loop.val_every == 0 and step < end:
+                    validation = _validate(task, info, writer, step)
+                if step % loop.ckpt_every == 0 and step < end:
+                    checkpoint()
     except KeyboardInterrupt:
         interrupted = True
     finally:

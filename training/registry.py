@@ -25,4 +25,10 @@ def get_trainer(name: str) -> TrainerSpec:
         from training.idsg.task import IDSGTask
 
         return TrainerSpec(IDSGConfig, IDSGLossConfig, IDSGTask)
-    raise InputError(f"unknown trainer {name!r}; known: idsg")
+    if name == "rfg":
+        from streamer.models.rfg import RFGConfig
+        from training.rfg.losses import RFGLossConfig
+        from training.rfg.task import RFGTask
+
+        return TrainerSpec(RFGConfig, RFGLossConfig, RFGTask)
+    raise InputError(f"unknown trainer {name!r}; known: idsg, rfg")

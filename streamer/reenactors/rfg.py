@@ -1,0 +1,211 @@
+"""The trained reenactor: the geometric warp as the starting point, refined by the RFG networks.
+
+Per source (``prepare``): the geometric reenactor's control points, and the RFG's source part
+(features, AdaIN parameters) run once. Per frame (``step``): retarget the driver's motion onto the
+source, render the analytic warp and its pixel map, run the global integrator; with
+``integrator="global-local"`` also the local integrator on the previous output and the calibration
+net. The local state restarts (global only for one frame) on the first frame, after a gap, or when
+the target jumps further than a frame-to-frame motion could (``reset_motion``).
+
+Backends: ``torch`` runs the modules; ``onnxruntime`` runs the same graphs exported to ONNX
+(exported in memory at start-up, cached per process).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from streamer.errors import InputError
+from streamer.landmarks import FaceLandmarks
+from streamer.models.rfg import RFGNetworks, load_networks
+from streamer.models.rfg_inputs import image_to_input, landmark_input, output_to_image, pixel_map
+from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
+
+log = logging.getLogger(__name__)
+
+Integrator = Literal["global", "global-local"]
+INTEGRATORS: tuple[str, ...] = ("global", "global-local")
+RFG_BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "rfg.safetensors"
+
+
+@dataclass
+class RFGSourceState:
+    """Per-source tensors and the local integrator's running state."""
+
+    geometric: GeometricSourceState
+    feats: np.ndarray
+    adain_g: np.ndarray
+    calib: np.ndarray
+    lm_src: np.ndarray
+    prev_output: np.ndarray | None = None  #: (1, 3, S, S) previous output in [-1, 1]
+    prev_lm: np.ndarray | None = None
+    prev_points: np.ndarray | None = None
+    frames: int = field(default=0)
+
+
+class _TorchParts:
+    def __init__(self, nets: RFGNetworks, threads: int):
+        self.parts = nets.parts()
+        self.threads = threads
+
+    def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
+        with torch.inference_mode():
+            out = self.parts[name](*(torch.from_numpy(x) for x in inputs))
+        out = out if isinstance(out, tuple) else (out,)
+        return [o.numpy() for o in out]
+
+
+_INPUTS = {
+    "rfg_source": ["source"],
+    "rfg_global": ["feats", "adain", "base", "pixel_map", "lm_src", "lm_tgt"],
+    "rfg_local": ["prev", "lm_prev", "lm_tgt"],
+    "rfg_calibration": ["y_g", "y_l", "params"],
+}
+
+
+def export_part_onnx(module: torch.nn.Module, name: str, example: tuple[torch.Tensor, ...], opset: int = 18) -> bytes:
+    """One deployed RFG graph as ONNX bytes (static shapes, batch 1, single file)."""
+    buf = io.BytesIO()
+    outputs = ["feats", "adain_g", "calib"] if name == "rfg_source" else ["output"]
+    with warnings.catch_warnings():
+        # Tracing notes (instance norm "train=True" is what AdaIN means; constant shapes are intended).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, example, buf, input_names=_INPUTS[name], output_names=outputs, opset_version=opset, dynamo=False
+        )
+    return buf.getvalue()
+
+
+def example_inputs(nets: RFGNetworks) -> dict[str, tuple[torch.Tensor, ...]]:
+    """Example inputs (batch 1) of every deployed graph, e.g. for export."""
+    cfg = nets.config
+    s, g = cfg.size, cfg.grid
+    img = torch.zeros(1, 3, s, s)
+    with torch.no_grad():
+        feats, adain_g, calib = nets.parts()["rfg_source"](img)
+    ys, xs = torch.meshgrid(torch.arange(s).float(), torch.arange(s).float(), indexing="ij")
+    pm = torch.stack((xs, ys), dim=-1)[None]
+    lm = torch.zeros(1, 1, g, g)
+    return {
+        "rfg_source": (img,),
+        "rfg_global": (feats, adain_g, img, pm, lm, lm),
+        "rfg_local": (img, lm, lm),
+        "rfg_calibration": (img, img, calib),
+    }
+
+
+class _OrtParts:
+    def __init__(self, nets: RFGNetworks, threads: int):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        examples = example_inputs(nets)
+        self.sessions = {}
+        for name, module in nets.parts().items():
+            model = export_part_onnx(module, name, examples[name])
+            self.sessions[name] = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+    def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
+        feeds = dict(zip(_INPUTS[name], (np.ascontiguousarray(x, np.float32) for x in inputs), strict=True))
+        return self.sessions[name].run(None, feeds)
+
+
+def load_rfg_weights(path: str | Path | None) -> RFGNetworks:
+    """The RFG networks from ``path`` (default: the shipped weights), with one-line errors."""
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        if path == DEFAULT_WEIGHTS:
+            raise InputError("no trained RFG weights are installed; use --generator geometric or pass --weights")
+        raise InputError(f"RFG weights not found: {path}")
+    try:
+        return load_networks(path)
+    except Exception as exc:  # safetensors raises several types for a corrupt file
+        raise InputError(f"cannot load RFG weights {path}: {exc}") from None
+
+
+class RFGReenactor:
+    """Reenactment with the trained RFG (see the module docstring)."""
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        integrator: Integrator = "global-local",
+        backend: str = "onnxruntime",
+        threads: int = 1,
+        geometric: GeometricReenactor | None = None,
+        reset_motion: float = 0.08,
+        networks: RFGNetworks | None = None,
+    ):
+        if integrator not in INTEGRATORS:
+            raise InputError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
+        if backend not in RFG_BACKENDS:
+            raise InputError(f"RFG backend must be one of {', '.join(RFG_BACKENDS)}, got {backend!r}")
+        self.nets = networks if networks is not None else load_rfg_weights(weights)
+        self.geometric = geometric or GeometricReenactor()
+        if self.geometric.crop_size != self.nets.config.size:
+            raise InputError(f"RFG weights are for {self.nets.config.size}px crops, not {self.geometric.crop_size}")
+        self.crop_size = self.nets.config.size
+        self.integrator = integrator
+        self.reset_motion = reset_motion
+        self.runner = _OrtParts(self.nets, threads) if backend == "onnxruntime" else _TorchParts(self.nets, threads)
+
+    @property
+    def retargeter(self):
+        """The retargeter (shared with the geometric warp)."""
+        return self.geometric.retargeter
+
+    def prepare(self, source_crop: np.ndarray, source_landmarks: FaceLandmarks) -> RFGSourceState:
+        """Geometric control points and the RFG's per-source part."""
+        geo = self.geometric.prepare(source_crop, source_landmarks)
+        feats, adain_g, calib = self.runner.run("rfg_source", image_to_input(source_crop)[None])
+        lm_src = landmark_input(source_landmarks.points, self.crop_size)[None]
+        return RFGSourceState(geo, feats, adain_g, calib, lm_src)
+
+    def reset(self, state: RFGSourceState) -> None:
+        """Forget the previous output (the next frame is global only)."""
+        state.prev_output = state.prev_lm = state.prev_points = None
+
+    def step(self, state: RFGSourceState, driver: FaceLandmarks, reference: FaceLandmarks) -> np.ndarray:
+        """The reenacted crop for one driver frame."""
+        target = self.geometric.retargeter.retarget(state.geometric.landmarks, reference, driver)
+        return self.render(state, target)
+
+    def render(self, state: RFGSourceState, target: FaceLandmarks) -> np.ndarray:
+        """Draw the source with ``target`` landmarks (crop coordinates)."""
+        base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
+        lm_tgt = landmark_input(target.points, self.crop_size)[None]
+        y_g = self.runner.run(
+            "rfg_global",
+            state.feats,
+            state.adain_g,
+            image_to_input(base)[None],
+            pixel_map(map_x, map_y)[None],
+            state.lm_src,
+            lm_tgt,
+        )[0]
+        out = y_g
+        if self.integrator == "global-local":
+            if state.prev_output is not None and self._continuous(state, target):
+                y_l = self.runner.run("rfg_local", state.prev_output, state.prev_lm, lm_tgt)[0]
+                out = self.runner.run("rfg_calibration", y_g, y_l, state.calib)[0]
+            state.prev_output, state.prev_lm = out, lm_tgt
+            state.prev_points = target.points[:, :2].copy()
+        state.frames += 1
+        return output_to_image(out[0])
+
+    def _continuous(self, state: RFGSourceState, target: FaceLandmarks) -> bool:
+        """Whether the motion since the previous frame is small enough for the local integrator."""
+        moved = np.abs(target.points[:, :2] - state.prev_points).max()
+        return bool(moved <= self.reset_motion * self.crop_size)

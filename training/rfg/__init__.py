@@ -1,0 +1,1 @@
+"""Training of the RFG generator with its global/local integrators and calibration net."""
