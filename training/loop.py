@@ -226,3 +226,32 @@ def _validate(task: Task, info: DistInfo, writer: MetricsWriter, step: int) -> d
         writer.write(step, "val", result)
     barrier(info)
     return result
+
+
+def export_latest(run_dir: Path, data_dir: Path, out: Path) -> int:
+    """Write the model of ``run_dir``'s newest checkpoint to ``out`` (atomically); returns its step.
+
+    For runs that span sessions: a usable model before the run has finished.
+    """
+    from training.checkpoint import load_weights
+    from training.dataset import LandmarkDataset
+    from training.registry import get_trainer
+
+    run_dir, out = Path(run_dir), Path(out)
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise InputError(f"{run_dir} has no checkpoint to export")
+    config = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+    info = init_distributed("cpu")
+    task: Task = get_trainer(config.trainer).build(config, LandmarkDataset(data_dir), info)
+    try:
+        load_weights(ckpt / "weights.safetensors", task.modules())
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(f"{ckpt} does not match the current {config.trainer} networks ({first})") from None
+    step = int(json.loads((ckpt / "state.json").read_text())["step"]) if (ckpt / "state.json").is_file() else -1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    task.export(tmp)
+    tmp.replace(out)
+    return step

@@ -29,12 +29,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override a config field, e.g. --set loop.steps=500 --set losses.vls=0 (repeatable)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--export-latest",
+        type=Path,
+        metavar="MODEL",
+        help="do not train: write the run's newest checkpoint as a model file (e.g. rfg.safetensors) and exit",
+    )
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from training.config import load_config
-    from training.loop import train
+    from training.loop import export_latest, train
+
+    if args.export_latest is not None:
+        step = export_latest(args.out, args.data, args.export_latest)
+        print(f"wrote {args.export_latest} from step {step} of {args.out}")
+        return 0
 
     config = load_config(args.config, args.overrides)
     progress = not args.quiet and getattr(args, "stderr_is_tty", True)

@@ -87,6 +87,12 @@ def test_rfg_trains_exports_and_resumes(two_identities, tmp_path):
         assert np.isfinite(done.validation[key])
     nets = load_networks(run / "model.safetensors")
     assert nets.metadata["format"] == "rfg-v1"
+    from training.loop import export_latest
+
+    assert export_latest(run, two_identities, tmp_path / "latest.safetensors") == 4
+    latest = load_networks(tmp_path / "latest.safetensors")
+    for k, v in nets.gen.state_dict().items():
+        torch.testing.assert_close(latest.gen.state_dict()[k], v)
     lines = (run / "metrics.csv").read_text().splitlines()
     steps = sorted({int(line.split(",")[0]) for line in lines[1:] if ",train," in line})
     assert steps == [1, 2, 3, 4]
