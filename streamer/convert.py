@@ -29,6 +29,7 @@ from streamer.errors import InputError, NoFaceError
 from streamer.media.images import fit_within, load_image
 from streamer.media.video_file import VideoFileSink, VideoFileSource, VideoFrame
 from streamer.pipeline import ReenactmentPipeline, prepare_source
+from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR, create_generator
 from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
 from streamer.retarget import MotionMode
 from streamer.runtime import configure_threads
@@ -67,6 +68,9 @@ class ConvertOptions:
     retarget: str = "analytic"  #: "analytic" or "idsg" (learned; ignores ``motion``)
     idsg_weights: Path | None = None  #: IDSG safetensors file (default: the shipped one)
     threads: int = 1  #: compute threads (OpenCV, torch, onnxruntime)
+    generator: str = DEFAULT_GENERATOR  #: "geometric" or "rfg" (``streamer.reenactors.generators``)
+    integrator: str = DEFAULT_INTEGRATOR  #: RFG: "global" or "global-local"
+    weights: Path | None = None  #: RFG safetensors (default: the shipped one)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class ConvertSummary:
     backend: str
     tracker: str = DEFAULT_TRACKER
     duty_cycle: float | None = None  # fraction of frames the landmark detector ran on
+    generator: str = DEFAULT_GENERATOR  # e.g. "geometric" or "rfg (global-local)"
 
     @property
     def fps(self) -> float:
@@ -181,7 +186,9 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     check_paths(opts)
     retargeter = create_retargeter(opts.retarget, opts.motion, opts.size, opts.idsg_weights)
     backend = create_warp_backend(opts.backend, opts.size, opts.threads)
-    reenactor = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
+    geometric = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
+    runner = "torch" if opts.backend == "torch" else "onnxruntime"
+    reenactor = create_generator(opts.generator, geometric, opts.integrator, opts.weights, opts.threads, runner)
     configure_threads(opts.threads)  # again: the torch backend and the IDSG import torch only now
     canvas = fit_within(load_image(opts.source), opts.max_side)
     with contextlib.ExitStack() as cleanup:
@@ -247,7 +254,10 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     if strip is not None:
         strip.save(opts.strip)
     duty = getattr(tracker, "duty_cycle", None)
-    return ConvertSummary(opts.out, pipeline.frames, pipeline.faces, seconds, backend.name, opts.tracker, duty)
+    generator = opts.generator + (f" ({opts.integrator})" if opts.generator == "rfg" else "")
+    return ConvertSummary(
+        opts.out, pipeline.frames, pipeline.faces, seconds, backend.name, opts.tracker, duty, generator
+    )
 
 
 def _reference_face(opts: ConvertOptions, index: int):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact camera``."""
-    from streamer.commands.convert import add_retarget_arguments
+    from streamer.commands.convert import add_generator_arguments, add_retarget_arguments
 
     p = sub.add_parser(
         "camera",
@@ -27,11 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-side", type=int, default=640, help="largest side of the output frame (default 640)")
     p.add_argument("--crop-only", dest="paste_back", action="store_false", help="output the face crop only")
     add_retarget_arguments(p)
+    add_generator_arguments(p)
     p.set_defaults(func=_run_camera)
 
 
 def _run_camera(args: argparse.Namespace) -> int:
-    from streamer.commands.convert import check_retarget_arguments
+    from streamer.commands.convert import check_generator_arguments, check_retarget_arguments
     from streamer.errors import InputError
     from streamer.examples import example_source_path
     from streamer.live.camera import CameraOptions, run_camera
@@ -45,6 +46,7 @@ def _run_camera(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
     check_retarget_arguments(args)
+    check_generator_arguments(args)
     configure_threads(None)
     opts = CameraOptions(
         source=args.source or example_source_path(),
@@ -58,6 +60,9 @@ def _run_camera(args: argparse.Namespace) -> int:
             paste_back=args.paste_back,
             retarget=args.retarget,
             idsg_weights=args.idsg_weights,
+            generator=args.generator,
+            integrator=args.integrator,
+            weights=args.weights,
         ),
     )
     try:

@@ -56,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use the driver's landmarks as they are (driver's face shape)",
     )
     add_retarget_arguments(p)
+    add_generator_arguments(p)
     p.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -128,6 +129,47 @@ def add_retarget_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_generator_arguments(p: argparse.ArgumentParser) -> None:
+    """``--generator``, ``--integrator`` and ``--weights`` (convert, serve and camera)."""
+    from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR, GENERATORS, INTEGRATORS
+
+    p.add_argument(
+        "--generator",
+        choices=GENERATORS,
+        default=DEFAULT_GENERATOR,
+        help=f"what draws the face: geometric (landmark warp) or rfg (the trained generator refining it; "
+        f"streamer/models/weights/RFG.md); default {DEFAULT_GENERATOR}",
+    )
+    p.add_argument(
+        "--integrator",
+        choices=INTEGRATORS,
+        default=DEFAULT_INTEGRATOR,
+        help="rfg only: global (each frame from the source) or global-local (also the previous output, "
+        f"merged by the calibration net); default {DEFAULT_INTEGRATOR}",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="RFG weights (.safetensors, e.g. your own 'reenact train rfg' run) for --generator rfg "
+        "(default: the shipped streamer/models/weights/rfg.safetensors)",
+    )
+
+
+def check_generator_arguments(args: argparse.Namespace) -> None:
+    """``InputError`` (exit 2, one line) for ``--weights`` without ``--generator rfg`` or RFG weights that do
+    not load; checked before any slow work."""
+    from streamer.errors import InputError
+
+    if args.weights is not None and args.generator != "rfg":
+        raise InputError("--weights is for --generator rfg")
+    if args.generator == "rfg":
+        from streamer.reenactors.rfg import DEFAULT_WEIGHTS, load_rfg_weights
+
+        load_rfg_weights(args.weights or DEFAULT_WEIGHTS)
+
+
 def check_retarget_arguments(args: argparse.Namespace) -> None:
     """``InputError`` (exit 2, one line) for ``--idsg-weights`` without ``--retarget idsg`` or weights
     that do not load; checked before any slow work (and before ``configure_threads``, as it imports torch)."""
@@ -151,6 +193,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     if args.max_side < 64:
         raise InputError(f"--max-side must be at least 64, got {args.max_side}")
     check_retarget_arguments(args)  # before --example makes its clip
+    check_generator_arguments(args)
     if args.retarget == "idsg" and args.motion == "absolute":
         log.warning("--absolute has no effect with --retarget idsg (the IDSG places the face itself)")
     select_backend("pixel_warp", args.backend)  # an unavailable backend fails here, before any work
@@ -184,12 +227,16 @@ def _run_convert(args: argparse.Namespace) -> int:
             retarget=args.retarget,
             idsg_weights=args.idsg_weights,
             threads=threads,
+            generator=args.generator,
+            integrator=args.integrator,
+            weights=args.weights,
         )
         summary = convert(opts)
     print(
         f"wrote {summary.out}: {summary.frames} frames, face found in {summary.faces} "
         f"({summary.frames - summary.faces} without), {summary.fps:.1f} fps "
-        f"({summary.seconds:.1f} s, warp backend {summary.backend}, tracker {summary.tracker}"
+        f"({summary.seconds:.1f} s, generator {summary.generator}, warp backend {summary.backend}, "
+        f"tracker {summary.tracker}"
         + (f", detector on {summary.duty_cycle:.0%} of frames" if summary.duty_cycle is not None else "")
         + ")"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact serve``."""
-    from streamer.commands.convert import add_retarget_arguments
+    from streamer.commands.convert import add_generator_arguments, add_retarget_arguments
     from streamer.webrtc.server import default_max_streams
 
     p = sub.add_parser(
@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--idle-timeout", type=float, default=15.0, help="close a peer after this many seconds without video"
     )
     add_retarget_arguments(p)
+    add_generator_arguments(p)
     p.set_defaults(func=_run_serve)
 
 
@@ -49,13 +50,21 @@ def _run_serve(args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
 
-    from streamer.commands.convert import check_retarget_arguments
+    from streamer.commands.convert import check_generator_arguments, check_retarget_arguments
     from streamer.runtime import configure_threads
     from streamer.webrtc.run import build_server_config, serve_forever
 
     config = build_server_config(args)  # validates before anything heavy happens
     check_retarget_arguments(args)
-    live = dataclasses.replace(config.live, retarget=args.retarget, idsg_weights=args.idsg_weights)
+    check_generator_arguments(args)
+    live = dataclasses.replace(
+        config.live,
+        retarget=args.retarget,
+        idsg_weights=args.idsg_weights,
+        generator=args.generator,
+        integrator=args.integrator,
+        weights=args.weights,
+    )
     config = dataclasses.replace(config, live=live)
     configure_threads(None)
     asyncio.run(serve_forever(config, args.source))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR
 from streamer.retarget import MotionMode
 from streamer.tracking import DEFAULT_TRACKER
 
@@ -22,6 +23,9 @@ class LiveConfig:
     backend: str = "auto"  # remap backend of the geometric reenactor
     retarget: str = "analytic"  # "analytic" or "idsg" (``streamer.reenactors.geometric.create_retargeter``)
     idsg_weights: Path | None = None  # IDSG safetensors for retarget="idsg" (None: the shipped file)
+    generator: str = DEFAULT_GENERATOR  # "geometric" or "rfg" (``streamer.reenactors.generators``)
+    integrator: str = DEFAULT_INTEGRATOR  # RFG: "global" or "global-local"
+    weights: Path | None = None  # RFG safetensors (None: the shipped file)
     landmarks: str = "auto"  # detector name (see ``streamer.detectors``)
     tracker: str = DEFAULT_TRACKER  # driver tracker: "temporal" (detector + optical flow) or "detector"
     max_side: int = 640  # largest side of the source canvas (the output frame with paste-back)

@@ -18,6 +18,8 @@ from streamer.errors import InputError
 from streamer.live.config import LiveConfig
 from streamer.media.images import fit_within, load_image
 from streamer.pipeline import PreparedSource, prepare_source
+from streamer.reenactors.base import Reenactor
+from streamer.reenactors.generators import create_generator
 from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
 
 
@@ -41,15 +43,17 @@ def decode_image_bytes(data: bytes, max_bytes: int, max_megapixels: float) -> np
     return image
 
 
-def create_reenactor(config: LiveConfig) -> GeometricReenactor:
+def create_reenactor(config: LiveConfig) -> Reenactor:
     """The reenactor a live stream uses (one per stream; prepared sources are shared between them).
 
-    Each stream gets its own retargeter: the IDSG one caches the source's identity code, which is not
-    safe to share between stream threads (its weights load in a few milliseconds).
+    Each stream gets its own retargeter (the IDSG one caches the source's identity code, which is not
+    safe to share between stream threads; its weights load in a few milliseconds) and its own RFG
+    local-integrator memory; the RFG's networks are loaded once per process and shared.
     """
     geometric = GeometricConfig(crop_size=config.size, motion=config.motion)
     retargeter = create_retargeter(config.retarget, config.motion, config.size, config.idsg_weights)
-    return GeometricReenactor(geometric, create_remap_backend(config.backend), retargeter)
+    warp = GeometricReenactor(geometric, create_remap_backend(config.backend), retargeter)
+    return create_generator(config.generator, warp, config.integrator, config.weights)
 
 
 def prepare_image(image: np.ndarray, config: LiveConfig, what: str) -> PreparedSource:

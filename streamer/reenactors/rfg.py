@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import warnings
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -37,23 +39,29 @@ RFG_BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "rfg.safetensors"
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class RFGSourceState:
-    """Per-source tensors and the local integrator's running state."""
+    """Per-source tensors, computed once; shared (read-only) by every stream that uses the source."""
 
     geometric: GeometricSourceState
     feats: np.ndarray
     adain_g: np.ndarray
     calib: np.ndarray
     lm_src: np.ndarray
-    prev_output: np.ndarray | None = None  #: (1, 3, S, S) previous output in [-1, 1]
-    prev_lm: np.ndarray | None = None
-    prev_points: np.ndarray | None = None
-    frames: int = field(default=0)
+
+
+@dataclass
+class LocalState:
+    """The local integrator's memory for one (reenactor, source): the previous output and its target."""
+
+    output: np.ndarray | None = None  #: (1, 3, S, S) previous output in [-1, 1]
+    lm: np.ndarray | None = None
+    points: np.ndarray | None = None
 
 
 class _TorchParts:
     def __init__(self, nets: RFGNetworks, threads: int):
+        self.nets = nets
         self.parts = nets.parts()
         self.threads = threads
 
@@ -107,6 +115,7 @@ class _OrtParts:
     def __init__(self, nets: RFGNetworks, threads: int):
         import onnxruntime as ort
 
+        self.nets = nets
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -120,6 +129,26 @@ class _OrtParts:
     def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
         feeds = dict(zip(_INPUTS[name], (np.ascontiguousarray(x, np.float32) for x in inputs), strict=True))
         return self.sessions[name].run(None, feeds)
+
+
+_RUNNERS: dict[tuple, _TorchParts | _OrtParts] = {}
+_RUNNERS_LOCK = threading.Lock()
+
+
+def _shared_runner(path: Path, backend: str, threads: int) -> tuple[RFGNetworks, _TorchParts | _OrtParts]:
+    """Networks and runner per (weights file, backend, threads), built once per process.
+
+    Live paths make a reenactor per stream; loading and exporting the graphs takes seconds, and both
+    runners are safe to call from several threads (onnxruntime sessions, torch inference mode).
+    """
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, backend, threads)
+    with _RUNNERS_LOCK:
+        if key not in _RUNNERS:
+            nets = load_rfg_weights(path)
+            _RUNNERS[key] = _OrtParts(nets, threads) if backend == "onnxruntime" else _TorchParts(nets, threads)
+        runner = _RUNNERS[key]
+    return runner.nets, runner
 
 
 def load_rfg_weights(path: str | Path | None) -> RFGNetworks:
@@ -152,14 +181,20 @@ class RFGReenactor:
             raise InputError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
         if backend not in RFG_BACKENDS:
             raise InputError(f"RFG backend must be one of {', '.join(RFG_BACKENDS)}, got {backend!r}")
-        self.nets = networks if networks is not None else load_rfg_weights(weights)
+        if networks is not None:
+            self.nets = networks
+            self.runner = _OrtParts(networks, threads) if backend == "onnxruntime" else _TorchParts(networks, threads)
+        else:
+            path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+            load_rfg_weights(path) if not path.is_file() else None  # the one-line error for a missing file
+            self.nets, self.runner = _shared_runner(path, backend, threads)
         self.geometric = geometric or GeometricReenactor()
         if self.geometric.crop_size != self.nets.config.size:
             raise InputError(f"RFG weights are for {self.nets.config.size}px crops, not {self.geometric.crop_size}")
         self.crop_size = self.nets.config.size
         self.integrator = integrator
         self.reset_motion = reset_motion
-        self.runner = _OrtParts(self.nets, threads) if backend == "onnxruntime" else _TorchParts(self.nets, threads)
+        self._local: weakref.WeakKeyDictionary[RFGSourceState, LocalState] = weakref.WeakKeyDictionary()
 
     @property
     def retargeter(self):
@@ -175,7 +210,11 @@ class RFGReenactor:
 
     def reset(self, state: RFGSourceState) -> None:
         """Forget the previous output (the next frame is global only)."""
-        state.prev_output = state.prev_lm = state.prev_points = None
+        self._local.pop(state, None)
+
+    def local_state(self, state: RFGSourceState) -> LocalState:
+        """This reenactor's local-integrator memory for ``state`` (one reenactor per stream)."""
+        return self._local.setdefault(state, LocalState())
 
     def step(self, state: RFGSourceState, driver: FaceLandmarks, reference: FaceLandmarks) -> np.ndarray:
         """The reenacted crop for one driver frame."""
@@ -197,15 +236,14 @@ class RFGReenactor:
         )[0]
         out = y_g
         if self.integrator == "global-local":
-            if state.prev_output is not None and self._continuous(state, target):
-                y_l = self.runner.run("rfg_local", state.prev_output, state.prev_lm, lm_tgt)[0]
+            local = self.local_state(state)
+            if local.output is not None and self._continuous(local, target):
+                y_l = self.runner.run("rfg_local", local.output, local.lm, lm_tgt)[0]
                 out = self.runner.run("rfg_calibration", y_g, y_l, state.calib)[0]
-            state.prev_output, state.prev_lm = out, lm_tgt
-            state.prev_points = target.points[:, :2].copy()
-        state.frames += 1
+            local.output, local.lm, local.points = out, lm_tgt, target.points[:, :2].copy()
         return output_to_image(out[0])
 
-    def _continuous(self, state: RFGSourceState, target: FaceLandmarks) -> bool:
+    def _continuous(self, local: LocalState, target: FaceLandmarks) -> bool:
         """Whether the motion since the previous frame is small enough for the local integrator."""
-        moved = np.abs(target.points[:, :2] - state.prev_points).max()
+        moved = np.abs(target.points[:, :2] - local.points).max()
         return bool(moved <= self.reset_motion * self.crop_size)

@@ -171,10 +171,16 @@ def test_fresh_reenactor_starts_from_the_geometric_output(astronaut, astronaut_f
         want = geo.step(gs, driver, astronaut_face).astype(np.float32)
         got = rfg.step(rs, driver, astronaut_face).astype(np.float32)
         assert np.abs(got - want).mean() < 3.0
-    assert rs.prev_output is not None
+    local = rfg.local_state(rs)
+    assert local.output is not None
     # A jump larger than a frame-to-frame motion restarts the local integrator (global only).
     far = astronaut_face.with_points(astronaut_face.points + np.array([60.0, 0.0, 0.0], np.float32))
-    assert not rfg._continuous(rs, far.transformed(affine))
+    assert not rfg._continuous(local, far.transformed(affine))
+    # Another reenactor (another stream) on the same prepared source has its own memory.
+    other = RFGReenactor(networks=rfg.nets, backend="torch")
+    assert other.local_state(rs).output is None
+    rfg.reset(rs)
+    assert rfg.local_state(rs).output is None
 
 
 def test_unknown_integrator_and_backend_are_input_errors():
