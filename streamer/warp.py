@@ -8,6 +8,8 @@ and each pixel's source position is that triangle's affine applied to the pixel 
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -58,18 +60,28 @@ def rasterize_triangles(
     return ids
 
 
-def backward_map(ids: np.ndarray, affines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pixel source coordinates (map_x, map_y) and a coverage mask from triangle ids."""
-    h, w = ids.shape
-    covered = ids != _NO_TRIANGLE
-    coef = np.zeros((h, w, 6), np.float32)
-    coef[covered] = affines.reshape(len(affines), 6)[ids[covered]]
+@functools.lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return xs, ys
+
+
+def backward_map(ids: np.ndarray, affines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel source coordinates (map_x, map_y) and a coverage mask from triangle ids.
+
+    One gather from a table whose extra last row maps every uncovered pixel to (-1, -1): ``np.take``
+    with ``mode="clip"`` sends the "no triangle" id (65535) to that row, with no boolean masking.
+    """
+    h, w = ids.shape
+    n = len(affines)
+    table = np.zeros((n + 1, 6), np.float32)
+    table[:n] = affines.reshape(n, 6)
+    table[n] = (0.0, 0.0, -1.0, 0.0, 0.0, -1.0)
+    coef = np.take(table, ids, axis=0, mode="clip")
+    xs, ys = _pixel_grid(h, w)
     map_x = coef[..., 0] * xs + coef[..., 1] * ys + coef[..., 2]
     map_y = coef[..., 3] * xs + coef[..., 4] * ys + coef[..., 5]
-    map_x[~covered] = -1.0
-    map_y[~covered] = -1.0
-    return map_x, map_y, covered
+    return map_x, map_y, ids != _NO_TRIANGLE
 
 
 def piecewise_affine_map(
