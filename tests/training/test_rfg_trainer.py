@@ -75,24 +75,24 @@ def test_rfg_trains_exports_and_resumes(two_identities, tmp_path):
     from training.loop import train
 
     raw = read_config_file("rfg")
-    raw["loop"].update(steps=4, batch_size=2, log_every=1, val_every=100, ckpt_every=2, steps_per_epoch=3)
+    raw["loop"].update(steps=5, batch_size=2, log_every=1, val_every=100, ckpt_every=2, steps_per_epoch=3)
     raw["losses"]["cross_start"] = 1
     cfg = config_from_dict(raw)
     run = tmp_path / "run"
     first = train(cfg, two_identities, run, progress=False, stop_after=2)
     assert first.step == 2 and first.interrupted
     done = train(cfg, two_identities, run, resume=True, progress=False)
-    assert done.step == 4 and not done.interrupted
+    assert done.step == 5 and not done.interrupted
     for key in ("psnr_base", "psnr_g", "psnr_glc", "ssim_base", "ssim_g", "ssim_glc"):
         assert np.isfinite(done.validation[key])
     nets = load_networks(run / "model.safetensors")
     assert nets.metadata["format"] == "rfg-v1"
     from training.loop import export_latest
 
-    assert export_latest(run, two_identities, tmp_path / "latest.safetensors") == 4
+    assert export_latest(run, two_identities, tmp_path / "latest.safetensors") == 5
     latest = load_networks(tmp_path / "latest.safetensors")
     for k, v in nets.gen.state_dict().items():
         torch.testing.assert_close(latest.gen.state_dict()[k], v)
     lines = (run / "metrics.csv").read_text().splitlines()
     steps = sorted({int(line.split(",")[0]) for line in lines[1:] if ",train," in line})
-    assert steps == [1, 2, 3, 4]
+    assert steps == [1, 2, 3, 4, 5]
