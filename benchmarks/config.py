@@ -12,6 +12,10 @@ WARP_BACKENDS = ("opencv", "torch", "onnxruntime", "tensorrt")
 CROP_SIZES = (256, 512)
 #: Input frame heights; frames are letterboxed to 16:9 (854x480, 1280x720, 1920x1080).
 INPUT_HEIGHTS = (480, 720, 1080)
+#: Generator settings (``benchmarks.generator.SETTINGS``; named as ``benchmarks.reenact_quality`` names methods).
+GENERATOR_SETTINGS = ("geometric", "rfg-global", "rfg-global-local")
+#: Runners of the RFG's networks (``RFGReenactor(backend=...)``).
+GENERATOR_BACKENDS = ("torch", "onnxruntime")
 
 
 def thread_counts(cores: int) -> tuple[int, ...]:
@@ -46,6 +50,16 @@ class BenchConfig:
     example: bool = False
     example_seconds: float = 6.0
     stages: tuple[str, ...] = field(default_factory=tuple)  # empty: all registered benches
+    #: Generator settings measured per frame, end to end and live.
+    generators: tuple[str, ...] = GENERATOR_SETTINGS
+    #: RFG runners for the per-frame (``reenact.step``) rows; the model-cost rows time both always.
+    generator_backends: tuple[str, ...] = GENERATOR_BACKENDS
+    #: RFG weights (None: the shipped file if present, else random weights of the same shapes).
+    weights: Path | None = None
+    #: Glass-to-glass: seconds measured per generator setting after a warm-up (0: skipped).
+    live_seconds: float = 15.0
+    #: ``convert`` rows: driver seconds converted per run (None: the whole clip).
+    convert_max_seconds: float | None = None
 
     @classmethod
     def create(cls, quick: bool = False, **overrides) -> BenchConfig:
@@ -62,10 +76,14 @@ class BenchConfig:
                 budget_s=0.6,
                 passes=2,
                 max_frames=12,
-                min_streams=2,
-                max_streams=2,
+                # One stream proves the multi-process machinery; two cost ~10 s of process start-up here.
+                min_streams=1,
+                max_streams=1,
                 matmul_size=1024,
                 example_seconds=1.6,
+                generator_backends=("onnxruntime",),
+                live_seconds=0.0,
+                convert_max_seconds=0.8,
             )
         else:
             preset = dict(threads=thread_counts(cores), max_streams=max(2, min(cores + 2, 6)))
@@ -75,6 +93,6 @@ class BenchConfig:
     def as_dict(self) -> dict:
         """JSON-ready copy."""
         out = asdict(self)
-        for key in ("driver", "source"):
+        for key in ("driver", "source", "weights"):
             out[key] = str(out[key]) if out[key] is not None else None
         return out

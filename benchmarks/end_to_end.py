@@ -2,6 +2,8 @@
 
 Frames per second are ``ConvertSummary.fps``: frames over the time from the first decoded frame to
 the last encoded one (model loading and source preparation excluded, as ``convert`` reports it).
+``convert`` runs once per generator setting (``--generator``/``--integrator``, its default runner);
+concurrent streams use the default generator.
 Concurrent streams are N processes (the GIL would serialise threads) converting the same clip at
 once, released together by a barrier.
 """
@@ -21,28 +23,45 @@ from streamer.runtime import configure_threads
 _STREAM_TIMEOUT_S = 300
 
 
-def _options(ctx: BenchContext, out: Path):
+def _options(ctx: BenchContext, out: Path, **generator):
     from streamer.convert import ConvertOptions
 
-    return ConvertOptions(source=ctx.inputs.source, driver=ctx.inputs.driver, out=out, progress=False)
+    return ConvertOptions(source=ctx.inputs.source, driver=ctx.inputs.driver, out=out, progress=False, **generator)
 
 
 @register("convert", "end_to_end", "reenact convert end to end (decode -> track/reenact/paste -> encode)")
 def bench_convert(ctx: BenchContext) -> Iterator[Row]:
+    from benchmarks.generator import fixture, settings
     from streamer.convert import convert
 
     runs = 1 if ctx.config.quick else ctx.config.passes
-    for threads in ctx.config.threads:
-        configure_threads(threads)
-        samples, frames = [], 0
-        for k in range(runs):
-            summary = convert(_options(ctx, ctx.inputs.workdir / f"convert_t{threads}_{k}.mp4"))
-            samples.append(summary.seconds * 1000.0 / summary.frames)
-            frames = summary.frames
-        timing = summarize(samples)
-        metrics = {"frames": frames, "target_fps": round(ctx.inputs.fps, 3), "backend": summary.backend}
-        note = f"{runs} run(s), each a fresh pipeline; samples are whole runs"
-        yield Row("end_to_end", "convert", {"threads": threads}, timing, metrics=metrics, note=note)
+    for setting in settings(ctx):
+        generator, variant_extra = {}, {}
+        if setting.is_rfg:
+            fx = fixture(ctx)
+            generator = {"generator": "rfg", "integrator": setting.integrator, "weights": fx.path}
+            variant_extra = {"weights": fx.label}
+        for threads in ctx.config.threads:
+            configure_threads(threads)
+            samples, frames = [], 0
+            for k in range(runs):
+                out = ctx.inputs.workdir / f"convert_{setting.name}_t{threads}_{k}.mp4"
+                summary = convert(_options(ctx, out, max_seconds=ctx.config.convert_max_seconds, **generator))
+                samples.append(summary.seconds * 1000.0 / summary.frames)
+                frames = summary.frames
+            timing = summarize(samples)
+            metrics = {
+                "frames": frames,
+                "target_fps": round(ctx.inputs.fps, 3),
+                "backend": summary.backend,
+                "generator": summary.generator,
+            }
+            clip = (
+                f"first {ctx.config.convert_max_seconds:g} s of the clip" if ctx.config.convert_max_seconds else "clip"
+            )
+            note = f"{runs} run(s) over the {clip}, each a fresh pipeline; samples are whole runs"
+            variant = {"threads": threads, "generator": setting.name, **variant_extra}
+            yield Row("end_to_end", "convert", variant, timing, metrics=metrics, note=note)
     configure_threads(1)
 
 

@@ -1,7 +1,9 @@
 """Model cost: parameters and GFLOPs per network next to its measured time and the achieved share of peak.
 
-Networks are registered in ``NETWORKS`` (name -> factory of module + example inputs at a crop size);
-the trained generators add their per-source and per-frame networks here.
+Networks are registered in ``NETWORKS`` (name -> factory of a ``NetworkCase`` at a crop size): the
+pixel warp, and the RFG's four deployed graphs (per source: ``rfg_source``; per frame: ``rfg_global``,
+``rfg_local``, ``rfg_calibration``), timed through ``RFGReenactor``'s own runners on real inputs.
+Parameters are those the forward actually uses (``flops.count_used_params``).
 """
 
 from __future__ import annotations
@@ -10,19 +12,36 @@ import copy
 import io
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.flops import count_flops, count_params, gflops
+from benchmarks.flops import count_used_params, flop_breakdown, gflops
 from benchmarks.machine import cuda_availability
 from benchmarks.registry import BenchContext, Row, register
 from benchmarks.stages import warp_inputs
 from streamer.runtime import configure_threads
 
-#: name -> crop size -> (network, example inputs); inputs are real where the stage provides them.
-NETWORKS: dict[str, Callable[[BenchContext, int], tuple[nn.Module, tuple[torch.Tensor, ...]]]] = {}
+
+@dataclass
+class NetworkCase:
+    """One network at one crop size: the module and real inputs, and how it is deployed."""
+
+    module: nn.Module
+    inputs: tuple[torch.Tensor, ...]
+    per: str = "frame"  #: "frame" or "source": how often it runs
+    variant: dict[str, Any] = field(default_factory=dict)  #: extra variant keys (e.g. the weights)
+    #: The deployed runners at ``threads``, by backend (None: torch and a generic onnxruntime export).
+    runners: Callable[[int], dict[str, Callable[[], object]]] | None = None
+    #: Precomputed cost (``total``/``grid_sample`` FLOPs, ``params``); None: counted here.
+    cost: dict[str, int] | None = None
+
+
+#: name -> (ctx, crop) -> ``NetworkCase``, or None where the network does not run at that crop.
+NETWORKS: dict[str, Callable[[BenchContext, int], NetworkCase | None]] = {}
 
 #: Per-frame cost reported by the research we build on (the papers' own numbers, RTX 3090; not measured here).
 PAPER_REFERENCES = (
@@ -42,13 +61,37 @@ def network(name: str):
 
 
 @network("pixel_warp")
-def _pixel_warp(ctx: BenchContext, crop: int) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+def _pixel_warp(ctx: BenchContext, crop: int) -> NetworkCase:
     from streamer.models.pixel_warp import PixelMapWarp
 
     image, map_x, map_y = warp_inputs(ctx, crop, count=1)[0]
     img = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32)))
     pm = torch.from_numpy(np.stack([map_x, map_y], axis=-1)[None].astype(np.float32))
-    return PixelMapWarp().eval(), (img, pm)
+    return NetworkCase(PixelMapWarp().eval(), (img, pm))
+
+
+def _rfg_part(part: str) -> Callable[[BenchContext, int], NetworkCase | None]:
+    def factory(ctx: BenchContext, crop: int) -> NetworkCase | None:
+        from benchmarks.generator import fixture, rfg_settings
+
+        if not rfg_settings(ctx):
+            return None
+        fx = fixture(ctx)
+        if crop != fx.crop:
+            return None  # the RFG runs at its weights' crop only (an absent row in reenact.step says so)
+
+        def runners(threads: int) -> dict[str, Callable[[], object]]:
+            return {backend: fx.runner(part, backend, threads) for backend in ("torch", "onnxruntime")}
+
+        per = "source" if part == "rfg_source" else "frame"
+        variant = {"weights": fx.label}
+        return NetworkCase(fx.module(part), fx.torch_inputs(part), per, variant, runners, fx.cost(part))
+
+    return factory
+
+
+for _part in ("rfg_source", "rfg_global", "rfg_local", "rfg_calibration"):
+    network(_part)(_rfg_part(_part))
 
 
 def _onnx_session(module: nn.Module, inputs: tuple[torch.Tensor, ...], threads: int | None):
@@ -101,12 +144,26 @@ def bench_models(ctx: BenchContext) -> Iterator[Row]:
 
     for name, factory in NETWORKS.items():
         for crop in ctx.config.crop_sizes:
-            module, inputs = factory(ctx, crop)
-            flops = count_flops(module, *inputs)
-            base = {"gflops": gflops(flops), "params": count_params(module)}
+            case = factory(ctx, crop)
+            if case is None:
+                continue
+            cost = case.cost or {
+                **flop_breakdown(case.module, *case.inputs),
+                "params": count_used_params(case.module, *case.inputs),
+            }
+            flops = cost["total"]
+            base = {
+                "gflops": gflops(flops),
+                "grid_sample_gflops": gflops(cost["grid_sample"]),
+                "params": cost["params"],
+                "per": case.per,
+            }
             for threads in ctx.config.threads:
                 configure_threads(threads)
-                for backend, run in _runners(module, inputs, threads).items():
+                runners = case.runners(threads) if case.runners else _runners(case.module, case.inputs, threads)
+                if case.runners and cuda_availability().available:
+                    runners["torch-cuda"] = _cuda_runner(case.module, case.inputs)
+                for backend, run in runners.items():
                     if backend.removesuffix("-cuda") not in ctx.config.backends:
                         continue
                     peak = ctx.peak_gflops(threads, "cuda" if backend.endswith("-cuda") else "cpu")
@@ -118,6 +175,7 @@ def bench_models(ctx: BenchContext) -> Iterator[Row]:
                         "peak_gflop_s": round(peak, 1),
                         "share_of_peak_pct": round(100.0 * achieved / peak, 3),
                     }
-                    variant = {"network": name, "crop": crop, "backend": backend, "threads": threads}
-                    yield Row("model", name, variant, timing, metrics=metrics)
+                    variant = {"network": name, "crop": crop, "backend": backend, "threads": threads, **case.variant}
+                    unit = f"ms/{case.per}"
+                    yield Row("model", name, variant, timing, unit=unit, metrics=metrics)
     configure_threads(1)

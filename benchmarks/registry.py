@@ -112,13 +112,18 @@ def load_benches() -> dict[str, Bench]:
 
 
 def selected(names: Iterable[str] = ()) -> list[Bench]:
-    """The benches to run: all, or those named (``decode``, ``warp``...), in registry order."""
+    """The benches to run: all, or those named (``decode``, ``warp``...), by section, then in registry order.
+
+    Section order is run order, whatever order the modules were imported in: baselines compare with
+    stage rows already measured, and the live hooks come last.
+    """
     benches = load_benches()
     wanted = set(names)
     unknown = wanted - set(benches)
     if unknown:
         raise KeyError(f"unknown bench(es) {sorted(unknown)}; known: {list(benches)}")
-    return [b for b in benches.values() if not wanted or b.name in wanted]
+    chosen = [b for b in benches.values() if not wanted or b.name in wanted]
+    return sorted(chosen, key=lambda b: SECTIONS.index(b.section))
 
 
 def run_benches(ctx: BenchContext, benches: list[Bench], progress: Callable[[str], None] | None = None) -> list[Row]:

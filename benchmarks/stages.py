@@ -145,14 +145,37 @@ def prepared_state(ctx: BenchContext, crop: int) -> GeometricSourceState:
     return GeometricReenactor(GeometricConfig(crop_size=crop)).prepare(image, marks)
 
 
-@register("reenact.prepare", "stage", "generator per-source part (geometric: control points, triangulation)")
+@register(
+    "reenact.prepare",
+    "stage",
+    "generator per-source part (geometric: control points, triangulation; rfg: + features and style codes)",
+)
 def bench_prepare(ctx: BenchContext) -> Iterator[Row]:
+    from benchmarks.generator import fixture, rfg_settings
+
     configure_threads(1)
     for crop in ctx.config.crop_sizes:
         image, marks = _source_crop(ctx, crop)
         reenactor = GeometricReenactor(GeometricConfig(crop_size=crop))
         timing = _timed(ctx, lambda i, r=reenactor, im=image, m=marks: r.prepare(im, m))
         yield Row("stage", "reenact.prepare", {"crop": crop, "generator": "geometric"}, timing, unit="ms/source")
+        if not rfg_settings(ctx) or crop != fixture(ctx).crop:
+            continue
+        fx = fixture(ctx)
+        for backend in ctx.config.generator_backends:
+            for threads in ctx.config.threads:
+                configure_threads(threads)
+                rfg = fx.reenactor(backend, threads)
+                timing = _timed(ctx, lambda i, r=rfg, im=image, m=marks: r.prepare(im, m))
+                variant = {
+                    "crop": crop,
+                    "generator": "rfg",
+                    "backend": backend,
+                    "threads": threads,
+                    "weights": fx.label,
+                }
+                yield Row("stage", "reenact.prepare", variant, timing, unit="ms/source")
+    configure_threads(1)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -174,23 +197,84 @@ def _absent(name: str, bench: str, variant: dict) -> Row:
     return Row("stage", bench, {**variant, "backend": name}, status="absent", note=availability(name).reason)
 
 
-@register("reenact.step", "stage", "generator per-frame part (geometric: retarget + piecewise-affine warp)")
+@register(
+    "reenact.step",
+    "stage",
+    "generator per-frame part: retarget + geometric warp (+ the RFG's integrators, per --generator setting)",
+)
 def bench_step(ctx: BenchContext) -> Iterator[Row]:
+    from benchmarks.generator import settings
+
     marks = ctx.inputs.landmarks
     for crop in ctx.config.crop_sizes:
-        state = prepared_state(ctx, crop)
-        identity = GeometricReenactor(GeometricConfig(crop_size=crop)).render(state, state.landmarks)
-        quality = {"identity_psnr_db": round(_psnr(identity, state.crop), 2)}
-        for name, threads in _variants(ctx):
-            variant = {"crop": crop, "generator": "geometric", "backend": name, "threads": threads}
-            if threads is None:
-                yield _absent(name, "reenact.step", variant)
-                continue
-            configure_threads(threads)
-            reenactor = GeometricReenactor(GeometricConfig(crop_size=crop), make_backend(name, threads))
-            timing = _timed(ctx, lambda i, r=reenactor, s=state: r.step(s, marks[i % len(marks)], marks[0]))
-            yield Row("stage", "reenact.step", variant, timing, metrics=dict(quality))
+        if "geometric" in ctx.config.generators:
+            yield from _geometric_step_rows(ctx, crop, marks)
+        for setting in settings(ctx):
+            if setting.is_rfg:
+                yield from _rfg_step_rows(ctx, crop, setting.name, setting.integrator or "global", marks)
     configure_threads(1)
+
+
+def _geometric_step_rows(ctx: BenchContext, crop: int, marks: list) -> Iterator[Row]:
+    state = prepared_state(ctx, crop)
+    identity = GeometricReenactor(GeometricConfig(crop_size=crop)).render(state, state.landmarks)
+    quality = {"identity_psnr_db": round(_psnr(identity, state.crop), 2)}
+    for name, threads in _variants(ctx):
+        variant = {"crop": crop, "generator": "geometric", "backend": name, "threads": threads}
+        if threads is None:
+            yield _absent(name, "reenact.step", variant)
+            continue
+        configure_threads(threads)
+        reenactor = GeometricReenactor(GeometricConfig(crop_size=crop), make_backend(name, threads))
+        timing = _timed(ctx, lambda i, r=reenactor, s=state: r.step(s, marks[i % len(marks)], marks[0]))
+        yield Row("stage", "reenact.step", variant, timing, metrics=dict(quality))
+
+
+def _rfg_step_rows(ctx: BenchContext, crop: int, setting: str, integrator: str, marks: list) -> Iterator[Row]:
+    """One RFG setting per frame: retarget, geometric render (OpenCV warp), then the RFG's graphs."""
+    from benchmarks.generator import CallCounter, fixture
+
+    fx = fixture(ctx)
+    if crop != fx.crop:
+        note = f"the RFG runs at its weights' crop ({fx.crop} px) only"
+        yield Row("stage", "reenact.step", {"crop": crop, "generator": setting}, status="absent", note=note)
+        return
+    image, source_marks = _source_crop(ctx, crop)
+    for backend in ctx.config.generator_backends:
+        for threads in ctx.config.threads:
+            configure_threads(threads)
+            reenactor = fx.reenactor(backend, threads, integrator)
+            state = reenactor.prepare(image, source_marks)
+            runner = reenactor.runner
+            counter = CallCounter(runner.run)
+            reenactor.runner = _CountingRunner(counter)
+            try:
+                timing = _timed(ctx, lambda i, r=reenactor, s=state: r.step(s, marks[i % len(marks)], marks[0]))
+            finally:
+                reenactor.runner = runner
+                reenactor.reset(state)
+            frames = counter.calls.get("rfg_global", 0)
+            metrics = {
+                "rfg_gflops": round(fx.frame_gflops(setting), 4),
+                "local_path_share": round(counter.calls.get("rfg_local", 0) / max(frames, 1), 3),
+            }
+            variant = {
+                "crop": crop,
+                "generator": setting,
+                "backend": backend,
+                "threads": threads,
+                "warp": "opencv",
+                "weights": fx.label,
+            }
+            note = "geometric render (opencv warp) + RFG graphs; local_path_share: frames on which the local path ran"
+            yield Row("stage", "reenact.step", variant, timing, metrics=metrics, note=note)
+
+
+class _CountingRunner:
+    """Stands in for an RFG runner while it is timed, counting the graphs each frame runs."""
+
+    def __init__(self, run: Callable[..., list]):
+        self.run = run
 
 
 def warp_inputs(ctx: BenchContext, crop: int, count: int = 8) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

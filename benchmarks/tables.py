@@ -24,7 +24,8 @@ def fmt_num(x: float | int | None, digits: int = 3) -> str:
 
 
 def _is_numeric(cell: str) -> bool:
-    text = cell.replace("–", "").replace("-", "").replace(".", "").replace("%", "").replace("x", "").strip()
+    text = cell.replace("–", "").replace("-", "").replace(".", "").replace("%", "").replace("x", "").replace(",", "")
+    text = text.strip()
     return text.isdigit()
 
 

@@ -70,9 +70,7 @@ async def _run(url: str, pid: int, frames, fps: float, peers: int, seconds: floa
         await client.connect()
     await asyncio.sleep(3.0)  # warm-up: trackers built, ICE/DTLS up
     for client in clients:
-        client.result.frames = 0
-        client._received.clear()
-        client._t0 = time.monotonic()
+        client.start_window()
     cpu0, own0, t0 = _cpu_seconds(pid), time.process_time(), time.monotonic()
     rss = 0.0
     while time.monotonic() - t0 < seconds:

@@ -29,6 +29,8 @@ from streamer.webrtc.ice import candidate_hosts, loopback_ice, rtc_configuration
 
 CLOCK = 90000  # RTP video clock
 _SENT_HISTORY = 1024
+#: Frames sent this close to hang-up may still be on their way back: not counted as lost.
+LOSS_GRACE_S = 1.0
 
 
 def load_clip(path: str | Path, max_frames: int = 300, max_side: int = 640) -> tuple[list[av.VideoFrame], float]:
@@ -83,6 +85,10 @@ class ClientResult:
     latencies_ms: list[float] = field(default_factory=list)
     last_image: np.ndarray | None = None
     server_stats: dict = field(default_factory=dict)
+    #: Frames sent in the counting window (up to ``LOSS_GRACE_S`` before hang-up) and how many of them
+    #: never came back reenacted (dropped as stale by the server, or lost); 0/0 before the server's stats.
+    sent: int = 0
+    lost: int = 0
     local_candidates: list[str] = field(default_factory=list)
     remote_candidates: list[str] = field(default_factory=list)
     selected_pair: tuple[str, str] | None = None
@@ -155,6 +161,12 @@ class LoopbackClient:
                 if self.result.frames % 10 == 1:
                     self.result.last_image = frame.to_ndarray(format="bgr24")
 
+    def start_window(self) -> None:
+        """Count from now on (after a warm-up): frames, fps, latencies and lost frames cover only what follows."""
+        self.result.frames = 0
+        self._received.clear()
+        self._t0 = time.monotonic()
+
     async def wait_frames(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` reenacted frames arrived (False on timeout)."""
         end = time.monotonic() + timeout
@@ -178,10 +190,21 @@ class LoopbackClient:
                 out.append((t - sent) * 1000.0)
         return out
 
+    def _losses(self, end: float) -> tuple[int, int]:
+        """(sent, lost) over the window: frames sent from its start to ``LOSS_GRACE_S`` before ``end``."""
+        origin = self.result.server_stats.get("pts_origin")
+        if origin is None:
+            return 0, 0
+        back = {pts + origin for pts, _ in self._received}
+        due = [pts for pts, t in self.track.sent.items() if self._t0 <= t <= end - LOSS_GRACE_S and pts >= origin]
+        return len(due), sum(pts not in back for pts in due)
+
     async def close(self) -> ClientResult:
         """Hang up and summarize."""
-        self.result.seconds = time.monotonic() - self._t0
+        end = time.monotonic()
+        self.result.seconds = end - self._t0
         self.result.latencies_ms = self._latencies()
+        self.result.sent, self.result.lost = self._losses(end)
         with contextlib.suppress(Exception):
             self.result.selected_pair = self._selected_pair()
         for task in self._tasks:

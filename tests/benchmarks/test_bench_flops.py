@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.flops import (
-    GRID_SAMPLE_FLOPS_PER_PIXEL,
+    GRID_SAMPLE_FLOPS_PER_POINT,
     GRID_SAMPLE_FLOPS_PER_VALUE,
     conv2d_flops,
     count_flops,
@@ -43,10 +43,11 @@ class TestFlops:
         assert count_flops(conv, torch.zeros(2, 16, 64, 64)) == conv2d_flops(16, 32, 3, 32, 32, batch=2)
 
     def test_grid_sample_hand_count(self):
-        assert (GRID_SAMPLE_FLOPS_PER_PIXEL, GRID_SAMPLE_FLOPS_PER_VALUE) == (12, 7)
-        assert grid_sample_flops(1, 3, 256, 256) == 256 * 256 * 33
+        # 4 taps x C channels x (1 mul + 1 add), + 10 per point for the bilinear weights.
+        assert (GRID_SAMPLE_FLOPS_PER_VALUE, GRID_SAMPLE_FLOPS_PER_POINT) == (8, 10)
+        assert grid_sample_flops(1, 3, 256, 256) == 256 * 256 * 34
         image, grid = torch.zeros(2, 5, 40, 30), torch.zeros(2, 16, 20, 2)
-        assert count_flops(_GridOnly(), image, grid) == 2 * 16 * 20 * (12 + 7 * 5)
+        assert count_flops(_GridOnly(), image, grid) == 2 * 16 * 20 * (8 * 5 + 10)
 
     def test_pixel_warp_counts_only_its_grid_sample(self):
         image, pm = torch.zeros(1, 3, 64, 48), torch.zeros(1, 64, 48, 2)

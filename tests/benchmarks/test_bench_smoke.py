@@ -1,8 +1,12 @@
-"""Smoke test: ``reenact bench --quick --json`` through the CLI on the bundled example."""
+"""Smoke test: ``reenact bench --quick --json`` through the CLI on the bundled example (one run, several checks)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+
+import pytest
 
 from streamer.cli import main
 
@@ -18,14 +22,24 @@ STAGES = (
     "bgr2yuv",
     "encode",
 )
+RFG_PARTS = ("rfg_source", "rfg_global", "rfg_local", "rfg_calibration")
+SETTINGS = ("geometric", "rfg-global", "rfg-global-local")
 
 
-def test_quick_bench_json(tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    md = tmp_path / "RESULTS.md"
-    rc = main(["bench", "--quick", "--example", "--quiet", "--json", str(out), "--markdown", str(md)])
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """The quick bench's exit code, JSON result, Markdown report and terminal output."""
+    tmp = tmp_path_factory.mktemp("bench")
+    out, md = tmp / "bench.json", tmp / "RESULTS.md"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        rc = main(["bench", "--quick", "--example", "--quiet", "--json", str(out), "--markdown", str(md)])
+    return rc, json.loads(out.read_text()), md.read_text(), stdout.getvalue()
+
+
+def test_quick_bench_json(quick_run):
+    rc, result, md, stdout = quick_run
     assert rc == 0
-    result = json.loads(out.read_text())
     rows = result["rows"]
     assert not [r for r in rows if r["status"] == "failed"]
     for stage in STAGES:
@@ -47,5 +61,36 @@ def test_quick_bench_json(tmp_path, capsys):
     for key in ("cpu", "cores", "gpus", "cuda", "tensorrt", "libraries"):
         assert key in machine
     assert machine["cores"] >= 1 and machine["libraries"]["torch"] != "absent"
-    assert "## Summary" in md.read_text()
-    assert "decode" in capsys.readouterr().out
+    assert "## Summary" in md
+    assert "decode" in stdout
+
+
+def test_quick_bench_has_the_generator_rows(quick_run):
+    _, result, md, stdout = quick_run
+    rows = [r for r in result["rows"] if r["status"] == "ok"]
+    # Model cost of every deployed RFG graph, in torch and onnxruntime, random weights said so.
+    for part in RFG_PARTS:
+        got = {r["variant"]["backend"]: r for r in rows if r["section"] == "model" and r["name"] == part}
+        assert set(got) >= {"torch", "onnxruntime"}, part
+        for r in got.values():
+            m = r["metrics"]
+            # No upper bound on the share: a busy machine measures its matmul peak low (see the report's note).
+            assert m["params"] > 0 and m["gflops"] > 0 and m["share_of_peak_pct"] > 0
+            assert r["variant"]["weights"] == "random weights" or "weights" in r["variant"]["weights"]
+        assert got["torch"]["metrics"]["per"] == ("source" if part == "rfg_source" else "frame")
+    # Per frame and end to end, per generator setting.
+    for section, name in (("stage", "reenact.step"), ("end_to_end", "convert")):
+        settings = {r["variant"].get("generator") for r in rows if r["section"] == section and r["name"] == name}
+        assert settings >= set(SETTINGS), (name, settings)
+    local = [r for r in rows if r["name"] == "reenact.step" and r["variant"].get("generator") == "rfg-global-local"]
+    assert local and all(r["metrics"]["local_path_share"] > 0.5 for r in local)
+    ratios = [r for r in rows if r["name"] == "generator-vs-geometric"]
+    assert {r["variant"]["generator"] for r in ratios} == {"rfg-global", "rfg-global-local"}
+    # Live latency skipped with its reason; quality shown or pointed to.
+    (live,) = [r for r in result["rows"] if r["name"] == "glass_to_glass"]
+    assert live["status"] == "absent" and "--quick" in live["note"]
+    assert [r for r in result["rows"] if r["name"] == "quality"]
+    for text in (stdout, md):
+        assert "rfg-global-local" in text and ("random weights" in text or "trained weights" in text)
+        assert "PSNR face dB" in text or "quality: see benchmarks/QUALITY.md (not measured in this run)" in text
+    assert "ours: rfg-global-local" in md and "DG (paper)" in md
