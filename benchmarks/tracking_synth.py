@@ -238,6 +238,31 @@ def acceleration_jitter(est: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt((acc[ok] ** 2).sum(axis=2).mean())) if ok.any() else float("nan")
 
 
+def reacquisition_jump(est: np.ndarray, truth: np.ndarray, ends: list[int], window: int = 15) -> float:
+    """Largest frame-to-frame step of the points beyond the true one (crop px, mean over points) in the
+    ``window`` frames after each of ``ends`` (frames where an occluder or blur ends): how much the output
+    jumps when the face comes back. Steps from or to a frame without a face are not counted."""
+    scale = crop_scales(truth)[1:]
+    step = np.linalg.norm(np.diff(est, axis=0), axis=2).mean(axis=1) * scale
+    true_step = np.linalg.norm(np.diff(truth, axis=0), axis=2).mean(axis=1) * scale
+    excess = step - true_step  # index t - 1: the step into frame t
+    worst = float("nan")
+    for end in ends:
+        seg = excess[max(end - 1, 0) : end - 1 + window]
+        seg = seg[np.isfinite(seg)]
+        if len(seg):
+            worst = max(float(seg.max()), worst) if np.isfinite(worst) else float(seg.max())
+    return worst
+
+
+def occlusion_ends(seq: Sequence) -> list[int]:
+    """Frames where an occluder or a run of blurred frames ends."""
+    ends = [o.start + o.length for o in seq.occluders]
+    blurred = sorted(seq.blur)
+    ends += [f + 1 for f in blurred if f + 1 not in seq.blur]
+    return sorted(e for e in ends if e < len(seq))
+
+
 def lag_frames(est: np.ndarray, truth: np.ndarray, max_lag: int = 6) -> float:
     """Delay (frames, sub-frame) of the estimated face centre behind the true one, by least squares."""
     ec, tc = est.mean(axis=1), truth.mean(axis=1)
