@@ -4,8 +4,10 @@ Why our own pass: onnxruntime's bundled ``convert_float_to_float16`` rounds ever
 output through float16 before the next blocked node reads it, which defeats keeping coordinates
 in float32 (a 256-pixel map loses 1/8 pixel per step). This pass gives each float tensor one type:
 float32 for the ``fp32_inputs``, everything computed from them up to the first sampling op
-(``fp32_cone``) and inputs the ONNX spec requires in float32 (Resize roi / scales); float16 for
-the rest. Casts go only where a tensor's type differs from what its consumer needs.
+(``fp32_cone``), the coordinate arithmetic that builds every sampling grid inside the graph
+(``grid_cone``: an identity grid plus a predicted flow loses 1/16 pixel at 256 in float16) and
+inputs the ONNX spec requires in float32 (Resize roi / scales); float16 for the rest. Casts go
+only where a tensor's type differs from what its consumer needs.
 """
 
 from __future__ import annotations
@@ -32,6 +34,54 @@ def fp32_cone(model: onnx.ModelProto, inputs: tuple[str, ...]) -> list[str]:
     return names
 
 
+#: cheap ops that carry coordinates: ``grid_cone`` walks back through them from a sampling grid and
+#: stops at anything else (a Conv's flow is computed in float16, then cast and added in float32).
+COORDINATE_OPS = (
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Neg",
+    "Transpose",
+    "Reshape",
+    "Unsqueeze",
+    "Squeeze",
+    "Expand",
+    "Concat",
+    "Slice",
+    "Gather",
+    "Resize",
+    "Upsample",
+    "Cast",
+    "Constant",
+    "ConstantOfShape",
+    "Range",
+    "Identity",
+    "GridSample",
+)
+
+
+def grid_cone(model: onnx.ModelProto) -> list[str]:
+    """The sampling ops and the nodes that compute their grid input (through ``COORDINATE_OPS`` only).
+
+    A sampling op runs in float32 as a whole (onnxruntime's CPU GridSample takes one float type);
+    its output is cast back to float16 for the next layer.
+    """
+    producer = {out: node for node in model.graph.node for out in node.output}
+    samplers = [node for node in model.graph.node if node.op_type in SAMPLING_OPS and len(node.input) > 1]
+    seen: set[str] = set()
+    stack = [node.input[1] for node in samplers]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or node.name in seen or node.op_type not in COORDINATE_OPS:
+            continue
+        seen.add(node.name)
+        # A sampling op inside the walk samples coordinates (a flow field): its data input counts too.
+        stack.extend(node.input[:2] if node.op_type in SAMPLING_OPS else node.input)
+    seen.update(node.name for node in samplers)
+    return [node.name for node in model.graph.node if node.name in seen]
+
+
 def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     g = inferred.graph
@@ -54,7 +104,7 @@ def to_fp16(model: onnx.ModelProto, fp32_inputs: tuple[str, ...] = ()) -> onnx.M
     for i, node in enumerate(g.node):
         node.name = node.name or f"{node.op_type}_{i}"
     old = _elem_types(model)
-    cone = set(fp32_cone(model, fp32_inputs))
+    cone = set(fp32_cone(model, fp32_inputs)) | set(grid_cone(model))
     consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
     for node in g.node:
         for k, name in enumerate(node.input):

@@ -7,7 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from export.fp16 import fp32_cone, to_fp16
+from export.fp16 import fp32_cone, grid_cone, to_fp16
 from export.onnx_export import ExportError, OnnxOptions, check_onnx, export_onnx, serialize
 from export.registry import CROP, NETWORKS, get_network
 from export.validate import example_cases, validate_onnx
@@ -39,6 +39,23 @@ class TestPixelWarpExport:
         assert "/GridSample" in fp32_cone(model, ("pixel_map",))
         checks = validate_onnx(net, module, serialize(half), "fp16", example_cases(net), serialize(model))
         assert all(c.ok and c.method == "onnxruntime-cpu" for c in checks), [c.line() for c in checks]
+
+    def test_fp16_builds_in_graph_grids_in_fp32(self):
+        """rfg_local has no coordinate input: its grid (identity + predicted flow) is made inside the graph."""
+        net = get_network("rfg_local")
+        model = check_onnx(export_onnx(net, net.build(None), OnnxOptions()))
+        half = to_fp16(model, net.fp32_inputs)
+        inferred = onnx.shape_inference.infer_shapes(half).graph.value_info
+        types = {vi.name: vi.type.tensor_type.elem_type for vi in inferred}
+        types.update({i.name: i.type.tensor_type.elem_type for i in half.graph.input})
+        samplers = [n for n in half.graph.node if n.op_type == "GridSample"]
+        assert samplers and all(types[n.input[1]] == onnx.TensorProto.FLOAT for n in samplers)
+        cone = grid_cone(model)
+        assert not any(n.op_type == "Conv" for n in model.graph.node if n.name in cone)  # the flow net stays fp16
+        half_convs = [
+            n for n in half.graph.node if n.op_type == "Conv" and types.get(n.output[0]) == onnx.TensorProto.FLOAT16
+        ]
+        assert half_convs
 
     def test_dynamic_batch_runs_batch_three(self):
         net = get_network("pixel_warp")
