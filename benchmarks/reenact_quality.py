@@ -70,6 +70,7 @@ class QualityConfig:
 
     data: Path
     methods: tuple[str, ...] = ("geometric",)
+    weights: Path | None = None  #: RFG weights for the ``rfg-*`` methods (None: the shipped file)
     max_clips: int | None = None  #: clips per split (None: all)
     max_frames: int | None = None  #: driver frames per clip, from the start of its range (None: all)
     identity: bool = True  #: dlib face embeddings (skipped with a note when not installed)
@@ -170,6 +171,11 @@ def plan_clips(dataset: LandmarkDataset, cfg: QualityConfig) -> list[Clip]:
 # --- running ----------------------------------------------------------------------------------------------
 
 
+def _options(method: str, cfg: QualityConfig) -> dict:
+    """Builder options of ``method``: the ``--weights`` file for the trained generators."""
+    return {"weights": str(cfg.weights)} if method.startswith("rfg") and cfg.weights is not None else {}
+
+
 class Scorer:
     """Detector, embedder and the reenactors under test, shared by every clip."""
 
@@ -178,7 +184,7 @@ class Scorer:
         from streamer.reenactors.factory import create_reenactor
 
         self.dataset, self.cfg, self.size = dataset, cfg, dataset.size
-        self.reenactors = {m: create_reenactor(m) for m in cfg.methods}
+        self.reenactors = {m: create_reenactor(m, **_options(m, cfg)) for m in cfg.methods}
         for m, r in self.reenactors.items():
             if r.crop_size != dataset.size:
                 raise InputError(
@@ -518,6 +524,8 @@ def render_markdown(report: dict) -> str:
     ]
     ident = report["identity_model"]
     lines += [f"Identity model: {ident}", ""]
+    if report.get("weights"):
+        lines += [f"RFG weights: `{report['weights']}`", ""]
     if report["quick"]:
         lines += ["**Quick mode** (few clips, few frames): a smoke run, not a measurement.", ""]
     summary = report["summary"]
@@ -646,6 +654,19 @@ def _definitions(report: dict) -> list[str]:
 # --- entry point ------------------------------------------------------------------------------------------------
 
 
+def _weights_info(cfg: QualityConfig) -> str:
+    """Which RFG weights the rfg-* rows ran (path and content digest), or '' when none did."""
+    if not any(m.startswith("rfg") for m in cfg.methods):
+        return ""
+    import hashlib
+
+    from streamer.reenactors.rfg import DEFAULT_WEIGHTS
+
+    path = cfg.weights or DEFAULT_WEIGHTS
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return f"{path} (sha256 {digest}, {path.stat().st_size / 1e6:.1f} MB)"
+
+
 def evaluate(cfg: QualityConfig, command: str = "") -> dict:
     """Run the benchmark; returns the report dict (JSON-ready)."""
     from tqdm import tqdm
@@ -703,6 +724,7 @@ def evaluate(cfg: QualityConfig, command: str = "") -> dict:
             "tail_fraction": Q.TAIL_FRACTION,
         },
         "identity_model": identity_model,
+        "weights": _weights_info(cfg),
         "cross_note": cross_note,
         "summary": summarise(results, cfg),
         "clips": clip_table(results, cfg),
@@ -715,6 +737,7 @@ def parse_args(argv: list[str] | None) -> tuple[QualityConfig, argparse.Namespac
     parser.add_argument("--data", type=Path, help="a prepared dataset (reenact prepare)")
     parser.add_argument("--from-json", type=Path, help="re-render the markdown of a saved --json report; runs nothing")
     parser.add_argument("--methods", default="geometric", help="comma-separated reenactor names (default: geometric)")
+    parser.add_argument("--weights", type=Path, help="RFG weights for the rfg-* methods (default: the shipped file)")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -734,7 +757,12 @@ def parse_args(argv: list[str] | None) -> tuple[QualityConfig, argparse.Namespac
     if not methods:
         raise InputError("--methods names no reenactor")
     cfg = QualityConfig(
-        args.data, methods, identity=not args.no_identity, threads=args.threads, progress=not args.quiet
+        args.data,
+        methods,
+        weights=args.weights,
+        identity=not args.no_identity,
+        threads=args.threads,
+        progress=not args.quiet,
     )
     if args.quick:
         cfg = replace(cfg, **QUICK)

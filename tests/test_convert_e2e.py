@@ -41,9 +41,25 @@ def yaw_and_mouth(path, frames: int) -> np.ndarray:
 def converted(tmp_path_factory):
     driver, source = shared_file(DRIVER), shared_file(SOURCE)
     out = tmp_path_factory.mktemp("e2e") / "out.mp4"
-    proc = subprocess.run([sys.executable, "-m", "streamer.cli", "convert", "--source", str(source), "--driver",
-                           str(driver), "--out", str(out), "--max-seconds", "2"], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamer.cli",
+            "convert",
+            "--source",
+            str(source),
+            "--driver",
+            str(driver),
+            "--out",
+            str(out),
+            "--max-seconds",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return driver, out, proc.stdout
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
 
-from streamer.models.rfg import build_networks
+from streamer.models.rfg import build_networks, save_networks
 from streamer.reenactors.generators import create_generator
 from streamer.reenactors.geometric import GeometricReenactor
 
@@ -20,12 +18,8 @@ from streamer.reenactors.geometric import GeometricReenactor
 def fresh_weights(tmp_path_factory) -> Path:
     """An untrained RFG weights file (a fresh RFG returns the geometric output)."""
     torch.manual_seed(0)
-    nets = build_networks()
-    tensors = {}
-    for prefix, module in (("global", nets.gen), ("local", nets.local), ("calibration", nets.calib)):
-        tensors.update({f"{prefix}.{k}": v.contiguous() for k, v in module.state_dict().items()})
     path = tmp_path_factory.mktemp("w") / "rfg.safetensors"
-    save_file(tensors, str(path), metadata={"format": "rfg-v1", "config": json.dumps(nets.config.to_dict())})
+    save_networks(build_networks(), path)
     return path
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from streamer.errors import InputError
+from streamer.models.rfg import build_networks, save_networks
 from streamer.reenactors import factory
 from streamer.reenactors.factory import create_reenactor, reenactor_names, register_reenactor
 from streamer.reenactors.geometric import GeometricReenactor
+from streamer.reenactors.rfg import RFGReenactor
 
 
 def test_geometric_by_name():
@@ -19,8 +21,18 @@ def test_geometric_by_name():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(InputError, match=r"unknown reenactor 'rfg-global'; known: .*geometric"):
-        create_reenactor("rfg-global")
+    with pytest.raises(InputError, match=r"unknown reenactor 'nope'; known: geometric, rfg-global, rfg-global-local"):
+        create_reenactor("nope")
+
+
+@pytest.mark.parametrize(("name", "integrator"), [("rfg-global", "global"), ("rfg-global-local", "global-local")])
+def test_rfg_by_name(tmp_path, name, integrator):
+    path = tmp_path / "rfg.safetensors"
+    save_networks(build_networks(), path)
+    r = create_reenactor(name, weights=str(path), backend="torch")
+    assert isinstance(r, RFGReenactor) and r.integrator == integrator and r.crop_size == 256
+    with pytest.raises(InputError, match="RFG weights not found"):
+        create_reenactor(name, weights=str(tmp_path / "missing.safetensors"))
 
 
 def test_unknown_option_is_an_input_error():

@@ -500,6 +500,30 @@ def build_networks(config: RFGConfig | None = None) -> RFGNetworks:
     return RFGNetworks(cfg, RFGGenerator(cfg).eval(), LocalIntegrator(cfg).eval(), CalibrationNet(cfg).eval(), {})
 
 
+RFG_FORMAT = "rfg-v1"
+#: Weights-file prefixes of the three deployed networks.
+_PREFIXES = ("global", "local", "calibration")
+
+
+def save_networks(nets: RFGNetworks, path, metadata: dict[str, str] | None = None) -> None:
+    """Write G, L and C to one safetensors file (config and ``metadata`` in its header); atomic."""
+    import json
+    import os
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for prefix, module in zip(_PREFIXES, (nets.gen, nets.local, nets.calib), strict=True):
+        for k, v in module.state_dict().items():
+            tensors[f"{prefix}.{k}"] = v.detach().cpu().contiguous()
+    meta = {**(metadata or {}), "format": RFG_FORMAT, "config": json.dumps(nets.config.to_dict())}
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+
+
 def load_networks(path) -> RFGNetworks:
     """Load ``rfg.safetensors`` (written by ``training.rfg.task.RFGTask.export``); safetensors only."""
     import json
@@ -508,12 +532,14 @@ def load_networks(path) -> RFGNetworks:
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
-        if meta.get("format") != "rfg-v1":
-            raise ValueError(f"{path} is not an RFG weights file (format {meta.get('format')!r}, expected 'rfg-v1')")
+        if meta.get("format") != RFG_FORMAT:
+            raise ValueError(
+                f"{path} is not an RFG weights file (format {meta.get('format')!r}, expected {RFG_FORMAT!r})"
+            )
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
     nets = build_networks(RFGConfig.from_dict(json.loads(meta["config"])))
     nets.metadata = meta
-    for prefix, module in (("global", nets.gen), ("local", nets.local), ("calibration", nets.calib)):
+    for prefix, module in zip(_PREFIXES, (nets.gen, nets.local, nets.calib), strict=True):
         part = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
         module.load_state_dict(part, strict=True)
     return nets

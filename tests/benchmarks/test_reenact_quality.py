@@ -111,3 +111,24 @@ def test_cli_writes_markdown_and_json(tiny_dataset, tmp_path):
     again = tmp_path / "again.md"
     assert main(["--from-json", str(js), "--markdown", str(again)]) == 0
     assert again.read_text() == md.read_text()
+
+
+@pytest.mark.shared_data
+def test_rfg_rows_with_given_weights(tiny_dataset, tmp_path):
+    """rfg-global / rfg-global-local score next to geometric; a fresh RFG draws (almost) the geometric base."""
+    from streamer.models.rfg import build_networks, save_networks
+
+    weights = tmp_path / "rfg.safetensors"
+    save_networks(build_networks(), weights)
+    js = tmp_path / "q.json"
+    methods = "geometric,rfg-global,rfg-global-local"
+    args = ["--data", str(tiny_dataset), "--quick", "--max-frames", "6", "--no-identity", "--quiet"]
+    assert main([*args, "--methods", methods, "--weights", str(weights), "--json", str(js)]) == 0
+    report = json.loads(js.read_text())
+    assert str(weights) in report["weights"] and "sha256" in report["weights"]
+    for split in ("heldout-identities", "heldout-tail"):
+        rows = report["summary"][split]["methods"]
+        assert set(rows) == set(methods.split(","))
+        for m in ("rfg-global", "rfg-global-local"):
+            assert rows[m]["frames"] == rows["geometric"]["frames"] > 0
+            assert abs(rows[m]["psnr_valid"] - rows["geometric"]["psnr_valid"]) < 1.0

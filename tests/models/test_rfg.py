@@ -15,6 +15,7 @@ from streamer.models.rfg import (
     RFGConfig,
     build_networks,
     load_networks,
+    save_networks,
 )
 from streamer.models.rfg_inputs import identity_pixel_map, image_to_input, output_to_image
 from streamer.reenactors.rfg import _INPUTS, RFGReenactor, example_inputs, export_part_onnx, load_rfg_weights
@@ -132,19 +133,16 @@ def test_image_conversions_round_trip():
 def test_weights_round_trip_and_bad_files(tmp_path):
     from safetensors.torch import save_file
 
-    from training.rfg.task import RFG_FORMAT
-
+    torch.manual_seed(1)
     nets = build_networks()
-    tensors = {}
-    for prefix, module in (("global", nets.gen), ("local", nets.local), ("calibration", nets.calib)):
-        tensors.update({f"{prefix}.{k}": v.contiguous() for k, v in module.state_dict().items()})
     path = tmp_path / "rfg.safetensors"
-    import json
-
-    save_file(tensors, str(path), metadata={"format": RFG_FORMAT, "config": json.dumps(nets.config.to_dict())})
+    save_networks(nets, path, {"note": "kept"})
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, no temp file left
     loaded = load_networks(path)
-    for k, v in nets.gen.state_dict().items():
-        torch.testing.assert_close(loaded.gen.state_dict()[k], v)
+    assert loaded.metadata["note"] == "kept"
+    for mine, theirs in ((nets.gen, loaded.gen), (nets.local, loaded.local), (nets.calib, loaded.calib)):
+        for k, v in mine.state_dict().items():
+            torch.testing.assert_close(theirs.state_dict()[k], v)
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a safetensors file")
     with pytest.raises(InputError, match="cannot load RFG weights"):

@@ -16,7 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from streamer.models.rfg import (
     CalibrationNet,
@@ -25,7 +24,9 @@ from streamer.models.rfg import (
     PatchDiscriminator,
     RFGConfig,
     RFGGenerator,
+    RFGNetworks,
     ShapeDiscriminator,
+    save_networks,
     soft_landmark_map,
 )
 from training.config import RunConfig
@@ -35,8 +36,6 @@ from training.loop import StepContext
 from training.rfg import losses as L
 from training.rfg.data import PairDrawer, PairRow, SampleBuilder, frontal_frame
 from training.samplers import batch_rng, split_by_identity
-
-RFG_FORMAT = "rfg-v1"
 
 
 class RFGTask:
@@ -264,14 +263,6 @@ class RFGTask:
 
     def export(self, path: Path) -> None:
         """G, L and C in one safetensors file (``streamer.reenactors.rfg`` loads it); config in the metadata."""
-        tensors = {}
-        for prefix, module in (("global", self.gen), ("local", self.local), ("calibration", self.calib)):
-            for k, v in module.state_dict().items():
-                tensors[f"{prefix}.{k}"] = v.detach().cpu().contiguous()
-        meta = {
-            "format": RFG_FORMAT,
-            "config": json.dumps(self.cfg.to_dict()),
-            "train_identities": json.dumps(self.train_ids),
-            "val_identities": json.dumps(self.val_ids),
-        }
-        save_file(tensors, str(path), metadata=meta)
+        nets = RFGNetworks(self.cfg, self.gen, self.local, self.calib, {})
+        meta = {"train_identities": json.dumps(self.train_ids), "val_identities": json.dumps(self.val_ids)}
+        save_networks(nets, path, meta)
