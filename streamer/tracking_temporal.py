@@ -7,7 +7,9 @@ shape-model fit grade each point; reliable points measure their displacement, th
 displacement of the shape fit, which is also a second, coupling measurement for every point (it
 averages the flow noise over the face; contour points, where LK slides along the face boundary,
 lean on it most); (3) on key frames (every ``key_interval`` frames, or sooner when the flow grows
-unreliable, but not while detections keep failing) the detector measures absolute positions,
+unreliable, but not while detections keep failing, and within a duty budget: at most
+``budget_window / key_interval`` calls in any ``budget_window`` frames, so early key frames borrow
+from the regular ones) the detector measures absolute positions,
 gated per point, with noise from its confidence and visibility; (4) the fused points are pulled
 toward the shape model where they are unreliable, their depth and visibility come from the
 model's 3D pose; (5) detector corrections reach the output through a decaying offset and an
@@ -21,7 +23,8 @@ the track after a similarity fitted on the region itself: a region whose shape c
 than ``expr_threshold`` becomes "active" for ``expr_hold`` frames, and so does one the flow
 deforms by more than ``expr_flow_trigger`` (a detection is then taken at once: LK does not say
 where the lips went, but it does notice that they moved). While a region is active the
-detector runs on every frame and its points take the detection directly: low noise, no gate
+detector runs on every frame (outside the duty budget: on a talking face the duty cycle exceeds
+1/key_interval, because LK cannot follow the lips) and its points take the detection directly: low noise, no gate
 against the rigid prediction, no correction spreading and a high output cutoff. A still face
 keeps the key-frame schedule and all the smoothing.
 
@@ -72,6 +75,10 @@ class TemporalConfig:
     min_key_gap: int = 2  #: earliest re-detection when the flow grows unreliable
     reliability_trigger: float = 0.7  #: mean flow reliability below which an early key frame is asked for
     lost_interval: int = 1  #: frames between detector calls while no face is tracked
+    #: while a face is tracked, at most ``budget_window / key_interval`` detector calls in any
+    #: ``budget_window`` frames: early key frames (unreliable flow, a moving mouth) borrow from the
+    #: regular ones, so the duty cycle stays at most 1/key_interval (0 turns the budget off).
+    budget_window: int = 30
     max_hold_s: float = 1.5  #: flow-only tracking time without an accepted detection, then the face is lost
     min_confidence: float = 0.55  #: detections below this confidence count as misses
     det_sigma: float = 1.5  #: detector noise per point (crop px) at confidence 1
@@ -191,6 +198,7 @@ class TemporalTracker:
         self._z = np.zeros(NUM_POINTS)
         self._fit_xy = np.zeros((NUM_POINTS, 2))  # the shape fit of the previous frame's fused points
         self._last_try = -(10**9)
+        self._calls: deque[int] = deque()  # frame indices of the detector calls in the budget window
         self._last_accept = -(10**9)
         self._confidence = 0.0
         self._rejections = 0
@@ -237,8 +245,18 @@ class TemporalTracker:
             self.stats.tracked += 1
         return self.last
 
+    def _budget_left(self, index: int) -> bool:
+        """Whether the detector may run on frame ``index`` within the duty budget (``budget_window``)."""
+        window = self.config.budget_window
+        if window <= 0:
+            return True
+        while self._calls and self._calls[0] <= index - window:
+            self._calls.popleft()
+        return len(self._calls) < window // self.config.key_interval
+
     def _detect(self, frame_bgr: np.ndarray, index: int) -> FaceLandmarks | None:
         self._last_try = index
+        self._calls.append(index)
         self.stats.detector_calls += 1
         faces = self.detector.detect(frame_bgr)
         self._prev_sure = self._last_sure
@@ -307,7 +325,7 @@ class TemporalTracker:
         unreliable = rel.mean() < cfg.reliability_trigger and found
         confirm = self._rejections > 0 and found
         early = (unreliable or confirm) and since_try >= cfg.min_key_gap
-        if since_try >= cfg.key_interval or early or expressive:
+        if ((since_try >= cfg.key_interval or early) and self._budget_left(index)) or expressive:
             if since_try < cfg.key_interval:
                 self.stats.early_unreliable += early
                 self.stats.early_expression += expressive and not early

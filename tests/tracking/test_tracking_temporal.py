@@ -56,7 +56,7 @@ def test_fast_motion_lag_and_error(make_clip):
     assert abs(S.lag_frames(est, truth)) <= 1.0
     assert S.mean_error(est, truth) <= 1.1 * S.mean_error(raw, truth)
     assert S.acceleration_jitter(est, truth) < S.acceleration_jitter(raw, truth)
-    assert tracker.duty_cycle <= 0.4
+    assert tracker.duty_cycle <= 1 / 3 + 1 / 60  # early key frames borrow from the budget
 
 
 def test_full_occlusion_is_held_and_reacquired_without_a_jump(make_clip):
@@ -73,6 +73,18 @@ def test_full_occlusion_is_held_and_reacquired_without_a_jump(make_clip):
     assert (step[44:] - true_step[44:]).max() < 2.0
     assert S.mean_error(est[-10:], truth[-10:]) < 2.0
     assert tracker.stats.detections_accepted > 3
+    assert tracker.duty_cycle <= 1 / 3 + 1 / 75
+
+
+def test_duty_budget_caps_early_key_frames(make_clip):
+    """Unreliable flow asks for early key frames; the budget keeps the detector at 1/key_interval."""
+    occ = (S.Occluder(10, 40, (0.0, 0.3, 1.0, 1.1)),)  # the lower face covered: the flow there fails
+    seq = make_clip("occlusion", 60, occluders=occ, blur={})
+    budget, free = create_tracker("temporal"), create_tracker("temporal", budget_window=0)
+    run(budget, seq)
+    run(free, seq)
+    assert budget.stats.early_unreliable > 0
+    assert budget.duty_cycle <= 1 / 3 + 1 / 60 < free.duty_cycle
 
 
 def test_hold_is_bounded(astronaut):

@@ -66,7 +66,7 @@ def test_peer_that_vanishes_is_closed(serve, driver_path, stream_threads):
 
 
 def _cycles(serve, driver_frames, count: int) -> tuple[float, int, int]:
-    """(RSS growth in MB, thread growth, leftover tasks) over ``count`` cycles after a warm-up."""
+    """(RSS growth in MB, thread growth, task growth) over ``count`` cycles after a warm-up."""
     frames, fps = driver_frames
     limit_malloc_arenas()  # as ``reenact serve`` does
 
@@ -82,28 +82,27 @@ def _cycles(serve, driver_frames, count: int) -> tuple[float, int, int]:
                 await one(url)
             await _until(lambda: not server.sessions, 5)
             gc.collect()
-            rss, threads = _rss_mb(), _threads()
+            rss, threads, tasks = _rss_mb(), _threads(), len(asyncio.all_tasks())
             for _ in range(count):
                 await one(url)
             assert await _until(lambda: not server.sessions, 10)
             await asyncio.sleep(0.5)
             gc.collect()
-            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            return _rss_mb() - rss, _threads() - threads, len(left)
+            return _rss_mb() - rss, _threads() - threads, len(asyncio.all_tasks()) - tasks
 
     return asyncio.run(scenario())
 
 
 def test_connect_disconnect_cycles(serve, driver_frames, stream_threads):
     growth, threads, tasks = _cycles(serve, driver_frames, 8)
-    print(f"\n8 cycles: RSS {growth:+.1f} MB, threads {threads:+d}, leftover tasks {tasks}")
-    assert threads <= 0 and not stream_threads()
+    print(f"\n8 cycles: RSS {growth:+.1f} MB, threads {threads:+d}, tasks {tasks:+d}")
+    assert threads <= 0 and tasks <= 0 and not stream_threads()
     assert growth < 60
 
 
 @pytest.mark.slow
 def test_hundred_connect_disconnect_cycles(serve, driver_frames, stream_threads):
     growth, threads, tasks = _cycles(serve, driver_frames, 100)
-    print(f"\n100 cycles: RSS {growth:+.1f} MB, threads {threads:+d}, leftover tasks {tasks}")
-    assert threads <= 0 and not stream_threads()
+    print(f"\n100 cycles: RSS {growth:+.1f} MB, threads {threads:+d}, tasks {tasks:+d}")
+    assert threads <= 0 and tasks <= 0 and not stream_threads()
     assert growth < 40, f"RSS grew {growth:.1f} MB over 100 cycles"
