@@ -74,7 +74,10 @@ def run(out: Path, iters: int) -> list[tuple[str, str, str, float]]:
         mask = torch.from_numpy(feather_mask(256, 0.1)).cuda()
         stats = torch.zeros(7, dtype=torch.int64, device="cuda")
         for precision in ("fp32", "fp16"):
-            export_all(ExportConfig(out, precision=precision), say=print)
+            manifest = export_all(ExportConfig(out, precision=precision), say=print)
+            for name, why in manifest.skipped.items():
+                print(f"not benchmarked: {name}: {why}")
+            exported = {m.name for m in manifest.models}
             runners = {
                 name: TensorRTRunner(
                     ensure_engine(out / f"{name}.{precision}.onnx", net, BuildConfig(precision=precision)),
@@ -82,7 +85,7 @@ def run(out: Path, iters: int) -> list[tuple[str, str, str, float]]:
                     stream_handle=pstream.handle,
                 )
                 for name, net in NETWORKS.items()
-                if net.path == "per_frame"
+                if net.path == "per_frame" and name in exported
             }
             warp = runners["pixel_warp"]
             stream = warp.stream
