@@ -20,10 +20,13 @@ from pathlib import Path
 
 import aiohttp
 import av
+import cv2
 import pytest
 
 from streamer.webrtc.ice import is_loopback
 
+#: Size of the photo the test picks in the page's file input (the default source is larger).
+UPLOAD_SIZE = (384, 384)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -122,7 +125,10 @@ BRIGHTNESS_JS = """(() => {
 })()"""
 
 
-def test_browser_shows_reenacted_stream(serve, driver_path, library, tmp_path):
+def test_browser_shows_reenacted_stream(serve, driver_path, library, astronaut, tmp_path):
+    """The page streams the fake webcam, shows the reenacted face, then the person uploads a photo of their choice."""
+    photo = tmp_path / "my photo.png"  # the bundled photo at another size: the output canvas must follow it
+    cv2.imwrite(str(photo), cv2.resize(astronaut, UPLOAD_SIZE, interpolation=cv2.INTER_AREA))
     y4m = write_y4m(driver_path, tmp_path / "driver.y4m")
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -159,13 +165,24 @@ def test_browser_shows_reenacted_stream(serve, driver_path, library, tmp_path):
                 pixels = await cdp.evaluate(BRIGHTNESS_JS)
                 sessions = list(server.sessions.values())
                 server_side = [(s.snapshot(), _server_pair(s)) for s in sessions]
+                # The person picks their photo on the page: the file input uploads it and the stream switches.
+                root = await cdp.call("DOM.getDocument")
+                node = await cdp.call("DOM.querySelector", nodeId=root["root"]["nodeId"], selector="#photo")
+                await cdp.call("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(photo)])
+                await _until_js(cdp, "window.reenactState.sourceId !== null", 60)
+                source_id = await cdp.evaluate("window.reenactState.sourceId")
+                chosen = library.get(source_id)
+                switched = await _until(lambda: all(s.worker.stream.source is chosen for s in sessions), 20)
+                shown = await cdp.evaluate("window.reenactState.framesShown")
+                await _until_js(cdp, f"window.reenactState.framesShown > {shown + 20}", 60)
+                after = await cdp.evaluate(BRIGHTNESS_JS)
                 shot = await cdp.call("Page.captureScreenshot", format="png")
                 (ARTIFACTS / "webrtc_browser.png").write_bytes(base64.b64decode(shot["data"]))
                 await cdp.evaluate("document.getElementById('stop').click()")
                 closed = await _until(lambda: not server.sessions, 10)
-                return state, pixels, server_side, closed
+                return state, pixels, server_side, closed, (source_id, switched, after)
 
-    state, pixels, server_side, closed = asyncio.run(scenario())
+    state, pixels, server_side, closed, (source_id, switched, after) = asyncio.run(scenario())
     print(f"\nbrowser: {state}\npixels: {pixels}\nserver: {server_side}")
     assert not state["errors"], state["errors"]
     assert state["framesShown"] > 40 and state["framesDecoded"] > 0
@@ -179,6 +196,10 @@ def test_browser_shows_reenacted_stream(serve, driver_path, library, tmp_path):
     assert pair == ("127.0.0.1", "127.0.0.1")
     assert remote_hosts and all(is_loopback(h) for h in remote_hosts), remote_hosts  # 127.0.0.1 and ::1
     assert closed, "the server kept the session after the page stopped"
+    uploaded = library.get(source_id).canvas
+    assert switched, "the stream kept the old source after the page uploaded a photo"
+    assert (after["w"], after["h"]) == (uploaded.shape[1], uploaded.shape[0]) != (pixels["w"], pixels["h"])
+    assert after["std"] > 10 and 20 < after["mean"] < 235, "the remote video looks blank after the upload"
     assert (ARTIFACTS / "webrtc_browser.png").stat().st_size > 10_000
 
 
