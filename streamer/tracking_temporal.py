@@ -75,9 +75,10 @@ class TemporalConfig:
     min_key_gap: int = 2  #: earliest re-detection when the flow grows unreliable
     reliability_trigger: float = 0.7  #: mean flow reliability below which an early key frame is asked for
     lost_interval: int = 1  #: frames between detector calls while no face is tracked
-    #: while a face is tracked, at most ``budget_window / key_interval`` detector calls in any
-    #: ``budget_window`` frames: early key frames (unreliable flow, a moving mouth) borrow from the
-    #: regular ones, so the duty cycle stays at most 1/key_interval (0 turns the budget off).
+    #: at most ``budget_window / key_interval`` detector calls in any ``budget_window`` frames: early
+    #: key frames (unreliable flow) and the search for a lost face borrow from the regular ones, so
+    #: the duty cycle stays at most 1/key_interval; only an active expressive region (a moving
+    #: mouth, which LK cannot follow) runs the detector beyond it (0 turns the budget off).
     budget_window: int = 30
     max_hold_s: float = 1.5  #: flow-only tracking time without an accepted detection, then the face is lost
     min_confidence: float = 0.55  #: detections below this confidence count as misses
@@ -279,8 +280,8 @@ class TemporalTracker:
 
     def _acquire(self, frame_bgr: np.ndarray, gray: np.ndarray, index: int) -> TrackResult | None:
         self._flow.reset(gray)
-        if index - self._last_try < self.config.lost_interval:
-            return None
+        if index - self._last_try < self.config.lost_interval or not self._budget_left(index):
+            return None  # the search for a lost face keeps the duty budget too (a retry every few frames)
         det = self._detect(frame_bgr, index)
         if det is None:
             return None
