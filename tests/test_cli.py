@@ -79,6 +79,19 @@ class TestConvert:
             assert c.streams.audio  # audio kept
         assert cv2.imread(str(strip)).shape[0] == 400
 
+    def test_readme_command_one(self, tmp_path):
+        """Set-up command (1) of the README, as written: the bundled example, default options."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "streamer.cli", "convert", "--example", "--out", "example.mp4"],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "wrote example.mp4" in proc.stdout
+        with av.open(str(tmp_path / "example.mp4")) as c:
+            assert c.streams.video[0].codec_context.name == "h264" and c.streams.audio
+            assert sum(1 for _ in c.decode(video=0)) > 25
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["example.mp4"]  # no temp file left behind
+
     def test_frames_without_face_keep_their_slot(self, source, tmp_path):
         face = cv2.resize(cv2.imread(str(source)), (256, 256))
         blank = np.full_like(face, 127)
@@ -89,7 +102,13 @@ class TestConvert:
         assert proc.returncode == 0, proc.stderr
         assert "6 frames, face found in 4 (2 without)" in proc.stdout
         with av.open(str(out)) as c:
-            assert sum(1 for _ in c.decode(video=0)) == 6
+            frames = [f.to_ndarray(format="bgr24").astype(np.float32) for f in c.decode(video=0)]
+        assert len(frames) == 6
+        photo = cv2.imread(str(source)).astype(np.float32)
+        for k in (2, 3):  # no face in the driver: the untouched photo (--paste-back), not the blank frame
+            assert frames[k].shape == photo.shape
+            assert np.abs(frames[k] - photo).mean() < 4.0
+            assert np.abs(frames[k] - 127.0).mean() > 20.0
 
     def test_track_debug_and_reference_frame(self, example_driver, source, tmp_path):
         out, debug = tmp_path / "o.mp4", tmp_path / "debug.mp4"
