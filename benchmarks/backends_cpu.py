@@ -36,13 +36,16 @@ class Row:
     summary: Summary
 
 
-def _calls(name: str, torch_runner, ort_runner, feeds: dict) -> dict[str, Callable[[int], object]]:
-    """backend -> one timed call on ``feeds`` (batch 1); OpenCV's remap too for the pixel warp."""
+def _calls(name: str, torch_runner, ort_runner, feeds: dict, ort_fp16=None) -> dict[str, Callable[[int], object]]:
+    """backend -> one timed call on ``feeds`` (batch 1); OpenCV's remap too for the pixel warp, and
+    onnxruntime on the float16 graph when given (the precision axis on a CPU)."""
     args = list(feeds.values())
     calls: dict[str, Callable[[int], object]] = {
         "torch": lambda _i: torch_runner.process(*args),
         "onnxruntime": lambda _i: ort_runner.process(*args),
     }
+    if ort_fp16 is not None:
+        calls["onnxruntime fp16"] = lambda _i: ort_fp16.process(*args)
     if name == "pixel_warp":
         image = np.clip(feeds["image"][0].transpose(1, 2, 0), 0, 255).astype(np.uint8)
         mx, my = feeds["pixel_map"][0, ..., 0], feeds["pixel_map"][0, ..., 1]
@@ -53,7 +56,7 @@ def _calls(name: str, torch_runner, ort_runner, feeds: dict) -> dict[str, Callab
 def _network_rows(repeat: int, threads: int) -> list[Row]:
     import torch
 
-    from export.onnx_export import OnnxOptions, check_onnx, export_onnx, serialize
+    from export.onnx_export import OnnxOptions, check_onnx, export_onnx, serialize, to_fp16
     from export.registry import DEFAULT_WEIGHTS_DIR, NETWORKS, MissingWeights
     from streamer.backends.runner import OnnxRuntimeRunner, TorchRunner
 
@@ -64,12 +67,14 @@ def _network_rows(repeat: int, threads: int) -> list[Row]:
             module = net.build(DEFAULT_WEIGHTS_DIR if net.weights_file else None)
         except MissingWeights:
             module = net.build(None)
-        model = serialize(check_onnx(export_onnx(net, module, OnnxOptions())))
+        graph = check_onnx(export_onnx(net, module, OnnxOptions()))
+        half = serialize(to_fp16(graph, net.fp32_inputs))
         runners = _calls(
             name,
             TorchRunner(module, net.inputs, net.outputs),
-            OnnxRuntimeRunner(model, threads=threads),
+            OnnxRuntimeRunner(serialize(graph), threads=threads),
             net.real_inputs(1),
+            OnnxRuntimeRunner(half, precision="fp16", threads=threads),
         )
         for backend, fn in runners.items():
             rows.append(Row("network", name, backend, threads, time_calls(fn, warmup=3, repeat=repeat)))
