@@ -9,8 +9,6 @@ import sys
 import threading
 import time
 
-import pytest
-
 from streamer.live.memory import limit_malloc_arenas, trim_heap
 from streamer.webrtc.client import LoopbackClient
 
@@ -93,15 +91,8 @@ def _cycles(serve, driver_frames, count: int) -> tuple[float, int, int]:
     return asyncio.run(scenario())
 
 
-def test_connect_disconnect_cycles(serve, driver_frames, stream_threads):
-    growth, threads, tasks = _cycles(serve, driver_frames, 8)
-    print(f"\n8 cycles: RSS {growth:+.1f} MB, threads {threads:+d}, tasks {tasks:+d}")
-    assert threads <= 0 and tasks <= 0 and not stream_threads()
-    assert growth < 60
-
-
-@pytest.mark.slow
 def test_hundred_connect_disconnect_cycles(serve, driver_frames, stream_threads):
+    """The issue's bar: 100 cycles (about 30 s here), no task, thread or memory growth."""
     growth, threads, tasks = _cycles(serve, driver_frames, 100)
     print(f"\n100 cycles: RSS {growth:+.1f} MB, threads {threads:+d}, tasks {tasks:+d}")
     assert threads <= 0 and tasks <= 0 and not stream_threads()
