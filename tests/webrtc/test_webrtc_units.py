@@ -123,3 +123,29 @@ def test_serve_command_starts_serves_and_stops():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_reenacted_track_sends_the_newest_frame_with_monotonic_timestamps():
+    from fractions import Fraction
+
+    import numpy as np
+    from av import VideoFrame
+
+    from streamer.webrtc.tracks import ReenactedTrack
+
+    def frame(pts: int) -> VideoFrame:
+        f = VideoFrame.from_ndarray(np.zeros((16, 16, 3), np.uint8), format="bgr24")
+        f.pts, f.time_base = pts, Fraction(1, 90000)
+        return f
+
+    async def scenario() -> list[int]:
+        track = ReenactedTrack()
+        sent = []
+        for batch in ((3000, 6000), (9000,), (6000, 9000, 12000), (15000,)):  # stale and repeated pts mixed in
+            for pts in batch:
+                track.offer(frame(pts))
+            sent.append((await track.recv()).pts)
+        assert track.out_of_order == 2 and track.slot.dropped == 1 and track.first_sent_pts == 6000
+        return sent
+
+    assert asyncio.run(scenario()) == [6000, 9000, 12000, 15000]
