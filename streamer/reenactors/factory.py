@@ -60,42 +60,24 @@ def _geometric(
 register_reenactor("geometric", _geometric)
 
 
-def _rfg(
-    integrator: str,
-    weights: str | None = None,
-    crop_size: int = 256,
-    motion: MotionMode = "relative",
-    backend: str = "onnxruntime",
-    threads: int = 1,
-) -> Reenactor:
-    """The trained RFG over the geometric warp (``streamer.reenactors.rfg``); ``weights`` None: the shipped file."""
-    from streamer.reenactors.rfg import RFGReenactor
+def _rfg_builder(integrator: str) -> ReenactorBuilder:
+    """A builder of the trained RFG over the geometric warp (``streamer.reenactors.rfg``) with ``integrator``."""
 
-    geometric = _geometric(crop_size=crop_size, motion=motion, threads=threads)
-    return RFGReenactor(weights, integrator, backend, threads, geometric)  # type: ignore[arg-type]
+    def build(
+        weights: str | None = None,
+        crop_size: int = 256,
+        motion: MotionMode = "relative",
+        backend: str = "onnxruntime",
+        threads: int = 1,
+    ) -> Reenactor:
+        from streamer.reenactors.rfg import RFGReenactor
 
+        geometric = _geometric(crop_size=crop_size, motion=motion, threads=threads)
+        return RFGReenactor(weights, integrator, backend, threads, geometric)  # type: ignore[arg-type]
 
-def _rfg_global(
-    weights: str | None = None,
-    crop_size: int = 256,
-    motion: MotionMode = "relative",
-    backend: str = "onnxruntime",
-    threads: int = 1,
-) -> Reenactor:
-    """RFG, global integrator only: y_G = G(d0, d_i, S)."""
-    return _rfg("global", weights, crop_size, motion, backend, threads)
+    build.__doc__ = f"RFG, integrator {integrator!r}; ``weights`` None: the shipped file."
+    return build
 
 
-def _rfg_global_local(
-    weights: str | None = None,
-    crop_size: int = 256,
-    motion: MotionMode = "relative",
-    backend: str = "onnxruntime",
-    threads: int = 1,
-) -> Reenactor:
-    """RFG, global + local integrators merged by the calibration net."""
-    return _rfg("global-local", weights, crop_size, motion, backend, threads)
-
-
-register_reenactor("rfg-global", _rfg_global)
-register_reenactor("rfg-global-local", _rfg_global_local)
+register_reenactor("rfg-global", _rfg_builder("global"))
+register_reenactor("rfg-global-local", _rfg_builder("global-local"))
