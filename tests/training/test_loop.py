@@ -103,3 +103,31 @@ def test_two_process_ddp_keeps_replicas_identical(synthetic_dataset, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     state = json.loads((latest_checkpoint(tmp_path / "ddp") / "state.json").read_text())
     assert state["world_size"] == 2 and state["replicas_identical"] is True and state["step"] == 3
+
+
+def test_sigint_checkpoints_and_resume_finishes(synthetic_dataset, tmp_path):
+    """A real Ctrl-C (SIGINT) to ``reenact train``: it checkpoints, says how to resume, and --resume finishes."""
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    sets = [x for item in [*SMALL, "loop.steps=100000"] for x in ("--set", item)]
+    cmd = [sys.executable, "-m", "streamer.cli", "train", "idsg", "--data", str(synthetic_dataset), "--out", str(run)]
+    proc = subprocess.Popen([*cmd, *sets, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (run / "metrics.csv").is_file():
+            time.sleep(0.2)
+        time.sleep(1.0)  # a few steps in
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err  # the shell's code for Ctrl-C, after a clean stop
+    assert "stopped (resume with --resume)" in out and "Traceback" not in err
+    step = json.loads((latest_checkpoint(run) / "state.json").read_text())["step"]
+    assert 0 < step < 100000
+    sets = [x for item in [*SMALL, f"loop.steps={step + 2}"] for x in ("--set", item)]
+    done = subprocess.run([*cmd, *sets, "--resume", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (run / "model.safetensors").is_file()
