@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
+import cv2
 import numpy as np
 
 from streamer.errors import InputError
@@ -66,7 +67,7 @@ class FanDetector:
 
     def detect(self, image_bgr: np.ndarray) -> list[FaceLandmarks]:
         """All faces, largest first (z in pixels, oriented away from the camera)."""
-        rgb = np.ascontiguousarray(image_bgr[:, :, ::-1])
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)  # a strided ::-1 copy costs ~10 ms on 720p, this ~1
         found = self._fa.get_landmarks_from_image(rgb, return_bboxes=True)
         preds, _, boxes = found if isinstance(found, tuple) else (found, None, None)
         faces = []

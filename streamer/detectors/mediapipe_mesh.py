@@ -10,6 +10,7 @@ running BlazeFace on every frame would double the cost, and for a face BlazeFace
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from streamer.detectors.base import DetectorMode
@@ -126,7 +127,7 @@ class MediaPipeDetector:
 
     def detect(self, image_bgr: np.ndarray) -> list[FaceLandmarks]:
         """All faces, largest first, in the image's pixel coordinates."""
-        rgb = np.ascontiguousarray(image_bgr[:, :, ::-1])
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)  # a strided ::-1 copy costs ~10 ms on 720p, this ~1
         h, w = rgb.shape[:2]
         result = self._mesh.process(rgb)
         if not result.multi_face_landmarks:
