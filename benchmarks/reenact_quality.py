@@ -658,12 +658,11 @@ def _weights_info(cfg: QualityConfig) -> str:
     """Which RFG weights the rfg-* rows ran (path and content digest), or '' when none did."""
     if not any(m.startswith("rfg") for m in cfg.methods):
         return ""
-    import hashlib
-
+    from export.atomic import sha256_file
     from streamer.reenactors.rfg import DEFAULT_WEIGHTS
 
     path = cfg.weights or DEFAULT_WEIGHTS
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    digest = sha256_file(path)[:12]
     return f"{path} (sha256 {digest}, {path.stat().st_size / 1e6:.1f} MB)"
 
 

@@ -508,20 +508,17 @@ _PREFIXES = ("global", "local", "calibration")
 def save_networks(nets: RFGNetworks, path, metadata: dict[str, str] | None = None) -> None:
     """Write G, L and C to one safetensors file (config and ``metadata`` in its header); atomic."""
     import json
-    import os
-    from pathlib import Path
 
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from export.atomic import atomic_write_bytes
 
     tensors = {}
     for prefix, module in zip(_PREFIXES, (nets.gen, nets.local, nets.calib), strict=True):
         for k, v in module.state_dict().items():
             tensors[f"{prefix}.{k}"] = v.detach().cpu().contiguous()
     meta = {**(metadata or {}), "format": RFG_FORMAT, "config": json.dumps(nets.config.to_dict())}
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, save(tensors, metadata=meta))
 
 
 def load_networks(path) -> RFGNetworks:
