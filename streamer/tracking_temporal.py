@@ -199,7 +199,9 @@ class TemporalTracker:
         self._z = np.zeros(NUM_POINTS)
         self._fit_xy = np.zeros((NUM_POINTS, 2))  # the shape fit of the previous frame's fused points
         self._last_try = -(10**9)
-        self._calls: deque[int] = deque()  # frame indices of the detector calls in the budget window
+        # The last budget_window // key_interval detector calls (frame indices): bounded, and enough to
+        # tell whether that many fell inside the window.
+        self._calls: deque[int] = deque(maxlen=max(self.config.budget_window, 0) // self.config.key_interval)
         self._last_accept = -(10**9)
         self._confidence = 0.0
         self._rejections = 0
@@ -248,12 +250,12 @@ class TemporalTracker:
 
     def _budget_left(self, index: int) -> bool:
         """Whether the detector may run on frame ``index`` within the duty budget (``budget_window``)."""
-        window = self.config.budget_window
-        if window <= 0:
+        if self.config.budget_window <= 0:
             return True
-        while self._calls and self._calls[0] <= index - window:
-            self._calls.popleft()
-        return len(self._calls) < window // self.config.key_interval
+        if not self._calls.maxlen:
+            return False  # a window shorter than key_interval allows no call
+        full = len(self._calls) == self._calls.maxlen
+        return not full or self._calls[0] <= index - self.config.budget_window
 
     def _detect(self, frame_bgr: np.ndarray, index: int) -> FaceLandmarks | None:
         self._last_try = index
