@@ -54,6 +54,7 @@ def run(out: Path, iters: int) -> list[tuple[str, str, str, float]]:
     from export.pipeline import ExportConfig, export_all
     from export.registry import NETWORKS, astronaut_bgr
     from export.tensorrt_build import BuildConfig, ensure_engine
+    from kernels.frames import BGR_PIXELS
     from kernels.gpu import GpuKernels
     from kernels.host import PlanePointers
     from streamer.backends.tensorrt import TensorRTRunner
@@ -91,11 +92,11 @@ def run(out: Path, iters: int) -> list[tuple[str, str, str, float]]:
             stream = warp.stream
             half = precision == "fp16"
             crop = torch.empty((1, 3, 256, 256), dtype=torch.half if half else torch.float32, device="cuda")
-            warp.bind("image", crop)  # the preprocess kernel writes the engine input in place
+            warp.bind("image", crop)  # the preprocess kernel writes the engine input (BGR, 0..255) in place
             warped = warp.buffers["warped"]
 
             def pre(crop=crop, half=half) -> None:
-                kern.preprocess(fp, affine, crop.data_ptr(), 256, half, stream=pstream)
+                kern.preprocess(fp, affine, crop.data_ptr(), 256, half, stream=pstream, layout=BGR_PIXELS)
 
             def post(warped=warped, half=half) -> None:
                 kern.paste(
@@ -110,6 +111,7 @@ def run(out: Path, iters: int) -> list[tuple[str, str, str, float]]:
                     stats.data_ptr(),
                     half,
                     stream=pstream,
+                    layout=BGR_PIXELS,  # the pixel warp's output: BGR planes, 0..255
                 )
 
             def engines(runners=runners) -> None:

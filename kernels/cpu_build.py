@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from kernels import host
-from kernels.frames import BT601_LIMITED, Colour, Format, Frame, chroma_shape
+from kernels.frames import BT601_LIMITED, RGB_SIGNED, Colour, Format, Frame, TensorLayout, chroma_shape
 
 SOURCE_DIR = Path(__file__).resolve().parent / "cuda"
 CPU_SOURCES = ("preprocess.cu", "postprocess.cu")  # compiled as C++, plus cpu_api.cpp
@@ -164,6 +164,7 @@ class CpuKernels:
         colour: Colour = BT601_LIMITED,
         dtype: type = np.float32,
         out: np.ndarray | None = None,
+        layout: TensorLayout = RGB_SIGNED,
     ) -> np.ndarray:
         """(1, 3, size, size) normalised crop; writes into ``out`` (C-contiguous, 3 * size * size
         elements of ``dtype``) when given, e.g. a slot of a batch buffer."""
@@ -172,7 +173,7 @@ class CpuKernels:
             out = np.empty((1, 3, size, size), np.float16 if half else np.float32)
         if not out.flags.c_contiguous or out.size != 3 * size * size or out.dtype != np.dtype(dtype):
             raise ValueError("out must be C-contiguous with 3 * size * size elements of dtype")
-        self.launch(host.preprocess_launch(_frame_pointers(frame), affine, _ptr(out), size, half, colour))
+        self.launch(host.preprocess_launch(_frame_pointers(frame), affine, _ptr(out), size, half, colour, layout))
         return out
 
     def to_packed(self, frame: Frame, order: Format = "bgr", colour: Colour = BT601_LIMITED) -> np.ndarray:
@@ -181,12 +182,12 @@ class CpuKernels:
         return out
 
     # ---- post-processing ---------------------------------------------------------------------------
-    def denormalize(self, chw: np.ndarray, order: Format = "bgr") -> np.ndarray:
+    def denormalize(self, chw: np.ndarray, order: Format = "bgr", layout: TensorLayout = RGB_SIGNED) -> np.ndarray:
         chw = _chw(chw)
         _, h, w = chw.shape
         out = np.empty((h, w, 3), np.uint8)
         half = chw.dtype == np.float16
-        self.launch(host.denormalize_launch(_ptr(chw), _ptr(out), w, h, out.strides[0], order, half))
+        self.launch(host.denormalize_launch(_ptr(chw), _ptr(out), w, h, out.strides[0], order, half, layout))
         return out
 
     def _paste_inputs(
@@ -208,6 +209,7 @@ class CpuKernels:
         mask: np.ndarray,
         order: Format = "bgr",
         max_blocks: int = 8,
+        layout: TensorLayout = RGB_SIGNED,
     ) -> np.ndarray:
         """int64 [frame sums (3), crop sums (3), count] over the feather band (see reference)."""
         crop, mask, half = self._paste_inputs(frame, crop, mask)
@@ -215,7 +217,7 @@ class CpuKernels:
         region = host.paste_region(affine, crop.shape[1], frame.shape[1], frame.shape[0])
         if region is not None:
             args = (region, _ptr(crop), _ptr(mask), _ptr(frame), _ptr(stats), crop.shape[1], frame.strides[0])
-            self.launch(host.seam_stats_launch(*args, order, half, max_blocks))
+            self.launch(host.seam_stats_launch(*args, order, half, max_blocks, layout))
         return stats.view(np.int64)
 
     def paste(
@@ -227,8 +229,9 @@ class CpuKernels:
         colour_match: bool = True,
         order: Format = "bgr",
         max_blocks: int = 8,
+        layout: TensorLayout = RGB_SIGNED,
     ) -> np.ndarray:
-        """A copy of ``frame`` with the crop ((3, S, S) RGB in [-1, 1]) pasted back (see reference.paste)."""
+        """A copy of ``frame`` with the crop ((3, S, S) tensor in ``layout``) pasted back (see reference.paste)."""
         crop, mask, half = self._paste_inputs(frame, crop, mask)
         size = crop.shape[1]
         out = frame.copy()
@@ -239,10 +242,10 @@ class CpuKernels:
         args = (region, _ptr(crop), _ptr(mask), _ptr(out))
         if colour_match:
             stats_ptr = _ptr(stats)
-            self.launch(host.seam_stats_launch(*args, stats_ptr, size, out.strides[0], order, half, max_blocks))
+            self.launch(host.seam_stats_launch(*args, stats_ptr, size, out.strides[0], order, half, max_blocks, layout))
         else:
             stats_ptr = 0
-        self.launch(host.paste_launch(*args, stats_ptr, size, out.strides[0], order, half))
+        self.launch(host.paste_launch(*args, stats_ptr, size, out.strides[0], order, half, layout))
         return out
 
     def to_yuv420(

@@ -38,6 +38,42 @@ class Colour:
 BT601_LIMITED = Colour("bt601", False)
 
 
+@dataclass(frozen=True)
+class TensorLayout:
+    """How 8-bit pixels map to an engine's planar NCHW tensor: plane order, value = u8 * scale + bias.
+
+    The way back (paste, denormalize) is u8 = floor((x + offset) * gain + 0.5) with offset = -bias and
+    gain = 1 / scale, each step in float32.
+    """
+
+    order: Literal["rgb", "bgr"] = "rgb"
+    scale: float = 2.0 / 255.0
+    bias: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.order not in ("rgb", "bgr"):
+            raise ValueError(f"tensor planes are rgb or bgr, not {self.order!r}")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be positive, got {self.scale}")
+
+    def forward(self) -> tuple[int, float, float]:
+        """(order code, scale, bias): the preprocess kernel's layout arguments."""
+        return FORMAT_CODES[self.order], float(np.float32(self.scale)), float(np.float32(self.bias))
+
+    def inverse(self) -> tuple[int, float, float]:
+        """(order code, offset, gain): the post-processing kernels' layout arguments."""
+        offset, gain = -self.bias, 1.0 / self.scale
+        return FORMAT_CODES[self.order], float(np.float32(offset)), float(np.float32(gain))
+
+
+#: RGB planes in [-1, 1]: the default (and the common convention of face networks).
+RGB_SIGNED = TensorLayout("rgb", 2.0 / 255.0, -1.0)
+#: BGR planes in [-1, 1]: the RFG graphs (``streamer.models.rfg_inputs.image_to_input``).
+BGR_SIGNED = TensorLayout("bgr", 2.0 / 255.0, -1.0)
+#: BGR planes in 0..255: the pixel warp (``PixelMapWarp``).
+BGR_PIXELS = TensorLayout("bgr", 1.0, 0.0)
+
+
 def chroma_shape(height: int, width: int) -> tuple[int, int]:
     """(rows, columns) of a 4:2:0 chroma plane."""
     return (height + 1) // 2, (width + 1) // 2

@@ -21,7 +21,7 @@ import numpy as np
 
 from kernels import host
 from kernels.cpu_build import SOURCE_DIR
-from kernels.frames import BT601_LIMITED, Colour, Format
+from kernels.frames import BT601_LIMITED, RGB_SIGNED, Colour, Format, TensorLayout
 
 SKIP_REASON = "needs an NVIDIA GPU and pycuda"
 STATS_BYTES = 7 * 8  # the seam statistics: 7 int64
@@ -118,10 +118,11 @@ class GpuKernels:
         half: bool = False,
         colour: Colour = BT601_LIMITED,
         stream: Any = None,
+        layout: TensorLayout = RGB_SIGNED,
     ) -> None:
         """Normalised (1, 3, size, size) crop written at device address ``out`` (an engine binding,
-        or ``binding + slot * 3 * size * size * itemsize`` for a batch slot)."""
-        self.launch(host.preprocess_launch(frame, affine, int(out), size, half, colour), stream)
+        or ``binding + slot * 3 * size * size * itemsize`` for a batch slot), in the engine's ``layout``."""
+        self.launch(host.preprocess_launch(frame, affine, int(out), size, half, colour, layout), stream)
 
     def to_packed(
         self,
@@ -145,8 +146,9 @@ class GpuKernels:
         order: Format = "bgr",
         half: bool = False,
         stream: Any = None,
+        layout: TensorLayout = RGB_SIGNED,
     ) -> None:
-        self.launch(host.denormalize_launch(int(src), int(out), width, height, out_pitch, order, half), stream)
+        self.launch(host.denormalize_launch(int(src), int(out), width, height, out_pitch, order, half, layout), stream)
 
     def paste(
         self,
@@ -162,6 +164,7 @@ class GpuKernels:
         half: bool = False,
         order: Format = "bgr",
         stream: Any = None,
+        layout: TensorLayout = RGB_SIGNED,
     ) -> host.PasteRegion | None:
         """Paste the generated crop (device NCHW at ``crop``) into the packed frame in place, with the
         feather ``mask`` (device size x size float32). ``stats``: a 56-byte device scratch buffer for
@@ -172,8 +175,9 @@ class GpuKernels:
         args = (region, int(crop), int(mask), int(frame))
         if stats is not None:
             self._cuda.memset_d8_async(int(stats), 0, STATS_BYTES, stream)
-            self.launch(host.seam_stats_launch(*args, int(stats), size, frame_pitch, order, half), stream)
-        self.launch(host.paste_launch(*args, int(stats or 0), size, frame_pitch, order, half), stream)
+            launch = host.seam_stats_launch(*args, int(stats), size, frame_pitch, order, half, layout=layout)
+            self.launch(launch, stream)
+        self.launch(host.paste_launch(*args, int(stats or 0), size, frame_pitch, order, half, layout), stream)
         return region
 
     def to_yuv420(

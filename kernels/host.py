@@ -14,22 +14,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.frames import BT601_LIMITED, FORMAT_CODES, Colour, Format
+from kernels.frames import BT601_LIMITED, FORMAT_CODES, RGB_SIGNED, Colour, Format, TensorLayout
 from streamer.geometry import invert_affine
 
-#: Argument codes of every kernel ('d' double, 'P' pointer, 'i' int32), in kernel order. The CPU
+#: Argument codes of every kernel ('d' double, 'P' pointer, 'i' int32, 'f' float32), in kernel order. The CPU
 #: library reports the codes deduced from kernels/cuda/kernels.cuh and cpu_build checks them; the
 #: same strings are pycuda ``prepare`` formats.
 KERNEL_ARGS: dict[str, str] = {
-    "reenact_preprocess_f32": "ddddddPPPPiiiiiiiii",
-    "reenact_preprocess_f16": "ddddddPPPPiiiiiiiii",
+    "reenact_preprocess_f32": "ddddddPPPPiiiiiiiiiiff",
+    "reenact_preprocess_f16": "ddddddPPPPiiiiiiiiiiff",
     "reenact_to_packed": "PPPPiiiiiiiiii",
-    "reenact_denormalize_f32": "PPiiii",
-    "reenact_denormalize_f16": "PPiiii",
-    "reenact_seam_stats_f32": "ddddddPPPPiiiiiii",
-    "reenact_seam_stats_f16": "ddddddPPPPiiiiiii",
-    "reenact_paste_f32": "ddddddPPPPiiiiiii",
-    "reenact_paste_f16": "ddddddPPPPiiiiiii",
+    "reenact_denormalize_f32": "PPiiiiiff",
+    "reenact_denormalize_f16": "PPiiiiiff",
+    "reenact_seam_stats_f32": "ddddddPPPPiiiiiiiiff",
+    "reenact_seam_stats_f16": "ddddddPPPPiiiiiiiiff",
+    "reenact_paste_f32": "ddddddPPPPiiiiiiiiff",
+    "reenact_paste_f16": "ddddddPPPPiiiiiiiiff",
     "reenact_to_yuv420": "PPPPiiiiiiiiii",
 }
 
@@ -117,11 +117,12 @@ def preprocess_launch(
     size: int = 256,
     half: bool = False,
     colour: Colour = BT601_LIMITED,
+    layout: TensorLayout = RGB_SIGNED,
 ) -> Launch:
     """Aligned, normalised NCHW crop of ``frame`` (``affine`` maps frame pixels to crop pixels)."""
     p0, p1, p2, *rest = _frame_args(frame)
     kernel = "reenact_preprocess_f16" if half else "reenact_preprocess_f32"
-    args = (*warp_inverse(affine), p0, p1, p2, out, *rest, *colour.codes(), size)
+    args = (*warp_inverse(affine), p0, p1, p2, out, *rest, *colour.codes(), size, *layout.forward())
     return Launch(kernel, grid_2d(size, size), BLOCK_2D, args)
 
 
@@ -135,16 +136,31 @@ def to_packed_launch(
 
 
 def denormalize_launch(
-    src: int, out: int, width: int, height: int, out_pitch: int, out_format: Format = "bgr", half: bool = False
+    src: int,
+    out: int,
+    width: int,
+    height: int,
+    out_pitch: int,
+    out_format: Format = "bgr",
+    half: bool = False,
+    layout: TensorLayout = RGB_SIGNED,
 ) -> Launch:
-    """NCHW [-1, 1] -> packed uint8."""
+    """NCHW tensor (``layout``) -> packed uint8."""
     kernel = "reenact_denormalize_f16" if half else "reenact_denormalize_f32"
-    args = (src, out, width, height, out_pitch, FORMAT_CODES[out_format])
+    args = (src, out, width, height, out_pitch, FORMAT_CODES[out_format], *layout.inverse())
     return Launch(kernel, grid_2d(width, height), BLOCK_2D, args)
 
 
 def _paste_args(
-    region: PasteRegion, crop: int, mask: int, frame: int, stats: int, size: int, frame_pitch: int, fmt: Format
+    region: PasteRegion,
+    crop: int,
+    mask: int,
+    frame: int,
+    stats: int,
+    size: int,
+    frame_pitch: int,
+    fmt: Format,
+    layout: TensorLayout,
 ) -> tuple:
     return (
         *region.inverse,
@@ -159,6 +175,7 @@ def _paste_args(
         region.y0,
         region.width,
         region.height,
+        *layout.inverse(),
     )
 
 
@@ -173,11 +190,12 @@ def seam_stats_launch(
     frame_format: Format = "bgr",
     half: bool = False,
     max_blocks: int = STATS_MAX_BLOCKS,
+    layout: TensorLayout = RGB_SIGNED,
 ) -> Launch:
-    """Seam colour sums into ``stats`` (4 x int64, zeroed by the caller first)."""
+    """Seam colour sums into ``stats`` (7 x int64, zeroed by the caller first)."""
     blocks = max(1, min(max_blocks, math.ceil(region.width * region.height / STATS_THREADS)))
     kernel = "reenact_seam_stats_f16" if half else "reenact_seam_stats_f32"
-    args = _paste_args(region, crop, mask, frame, stats, size, frame_pitch, frame_format)
+    args = _paste_args(region, crop, mask, frame, stats, size, frame_pitch, frame_format, layout)
     return Launch(kernel, (blocks, 1, 1), (STATS_THREADS, 1, 1), args)
 
 
@@ -191,10 +209,11 @@ def paste_launch(
     frame_pitch: int,
     frame_format: Format = "bgr",
     half: bool = False,
+    layout: TensorLayout = RGB_SIGNED,
 ) -> Launch:
     """In-place feathered paste; ``stats`` = 0 (null) for no seam colour matching."""
     kernel = "reenact_paste_f16" if half else "reenact_paste_f32"
-    args = _paste_args(region, crop, mask, frame, stats, size, frame_pitch, frame_format)
+    args = _paste_args(region, crop, mask, frame, stats, size, frame_pitch, frame_format, layout)
     return Launch(kernel, grid_2d(region.width, region.height), BLOCK_2D, args)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.colour import rgb_to_yuv_coefficients, yuv_to_rgb_coefficients
-from kernels.frames import BT601_LIMITED, Colour, Format, Frame, chroma_shape
+from kernels.frames import BT601_LIMITED, RGB_SIGNED, Colour, Format, Frame, TensorLayout, chroma_shape
 from kernels.host import PasteRegion, paste_region, warp_inverse
 
 _HALF = 1 << 15
@@ -155,39 +155,55 @@ def warp_affine_f32(image: np.ndarray, affine: np.ndarray, dsize: tuple[int, int
 
 
 # ---- normalisation -----------------------------------------------------------------------------------
-def normalize(rgb: np.ndarray) -> np.ndarray:
-    """(h, w, 3) uint8 RGB -> (3, h, w) float32 in [-1, 1]: (v / 255 - 0.5) / 0.5."""
+def normalize(rgb: np.ndarray, layout: TensorLayout = RGB_SIGNED) -> np.ndarray:
+    """(h, w, 3) uint8 RGB -> (3, h, w) float32: ``u8 * scale + bias`` in float32, planes in the
+    layout's order (e.g. ``image_to_input`` of the BGR image for ``BGR_SIGNED``)."""
+    _, scale, bias = layout.forward()
     v = rgb.astype(np.float32).transpose(2, 0, 1)
-    return np.ascontiguousarray((v / np.float32(255) - np.float32(0.5)) / np.float32(0.5))
+    if layout.order == "bgr":
+        v = v[::-1]
+    return np.ascontiguousarray(v * np.float32(scale) + np.float32(bias))
 
 
-def denormalize(chw: np.ndarray, order: Format = "bgr") -> np.ndarray:
-    """(3, h, w) RGB in [-1, 1] (float32 or float16) -> (h, w, 3) uint8: clamp(floor((x * 0.5 + 0.5) *
-    255 + 0.5)), NaN -> 0."""
+def denormalize(chw: np.ndarray, order: Format = "bgr", layout: TensorLayout = RGB_SIGNED) -> np.ndarray:
+    """(3, h, w) tensor (float32 or float16, planes in the layout's order) -> (h, w, 3) uint8 in channel
+    ``order``: clamp(floor((x + offset) * gain + 0.5)) in float32, NaN -> 0 (``output_to_image`` for
+    ``BGR_SIGNED``)."""
+    _, offset, gain = layout.inverse()
     x = np.asarray(chw).astype(np.float32)
-    v = (x * np.float32(0.5) + np.float32(0.5)) * np.float32(255) + np.float32(0.5)
+    v = (x + np.float32(offset)) * np.float32(gain) + np.float32(0.5)
     v = np.where(np.isnan(v), np.float32(0), v)
     out = np.clip(v, 0, 255).astype(np.uint8).transpose(1, 2, 0)
-    return np.ascontiguousarray(out[..., ::-1] if order == "bgr" else out)
+    return np.ascontiguousarray(out if order == layout.order else out[..., ::-1])
 
 
 def preprocess(
-    frame: Frame, affine: np.ndarray, size: int = 256, colour: Colour = BT601_LIMITED, dtype: type = np.float32
+    frame: Frame,
+    affine: np.ndarray,
+    size: int = 256,
+    colour: Colour = BT601_LIMITED,
+    dtype: type = np.float32,
+    layout: TensorLayout = RGB_SIGNED,
 ) -> np.ndarray:
     """(1, 3, size, size) engine input: ``normalize(cv2.warpAffine(cv2.cvtColor(frame -> RGB), affine,
-    (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))``."""
+    (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), layout)``."""
     crop = warp_affine_u8(decode_to_rgb(frame, colour), affine, (size, size))
-    return normalize(crop)[None].astype(dtype)
+    return normalize(crop, layout)[None].astype(dtype)
 
 
 # ---- paste-back --------------------------------------------------------------------------------------
 def _paste_samples(
-    frame: np.ndarray, crop_chw: np.ndarray, region: PasteRegion, mask: np.ndarray, order: Format
+    frame: np.ndarray,
+    crop_chw: np.ndarray,
+    region: PasteRegion,
+    mask: np.ndarray,
+    order: Format,
+    layout: TensorLayout,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(frame region, warped crop, alpha), float32, of a paste region: ``Compositor.paste``'s
     ``cv2.warpAffine`` of the crop (replicate) and of the mask (zero border) through ``local``."""
     dsize = (region.width, region.height)
-    warped = _bilinear_u8(denormalize(crop_chw, order), region.inverse, dsize).astype(np.float32)
+    warped = _bilinear_u8(denormalize(crop_chw, order, layout), region.inverse, dsize).astype(np.float32)
     alpha = _bilinear_f32_zero(mask.astype(np.float32), region.inverse, dsize)
     y, x = region.y0, region.x0
     part = frame[y : y + region.height, x : x + region.width].astype(np.float32)
@@ -195,7 +211,12 @@ def _paste_samples(
 
 
 def seam_stats(
-    frame: np.ndarray, crop_chw: np.ndarray, affine: np.ndarray, mask: np.ndarray, order: Format = "bgr"
+    frame: np.ndarray,
+    crop_chw: np.ndarray,
+    affine: np.ndarray,
+    mask: np.ndarray,
+    order: Format = "bgr",
+    layout: TensorLayout = RGB_SIGNED,
 ) -> np.ndarray:
     """int64 [frame sums (3), warped-crop sums (3), count] over the feather band 0.05 < alpha < 0.95,
     per frame channel: the sums behind ``Compositor.paste``'s ``cv2.mean(region, band)`` and
@@ -203,7 +224,7 @@ def seam_stats(
     region = paste_region(affine, mask.shape[0], frame.shape[1], frame.shape[0])
     if region is None:
         return np.zeros(7, np.int64)
-    part, warped, alpha = _paste_samples(frame, crop_chw, region, mask, order)
+    part, warped, alpha = _paste_samples(frame, crop_chw, region, mask, order, layout)
     band = (alpha > np.float32(0.05)) & (alpha < np.float32(0.95))
     sums = [part[band].astype(np.int64).sum(axis=0), warped[band].astype(np.int64).sum(axis=0)]
     return np.array([*sums[0], *sums[1], int(band.sum())], np.int64)
@@ -236,16 +257,18 @@ def paste(
     mask: np.ndarray,
     colour_match: bool = True,
     order: Format = "bgr",
+    layout: TensorLayout = RGB_SIGNED,
 ) -> np.ndarray:
-    """A copy of ``frame`` (packed uint8) with the generated crop ((3, S, S) RGB in [-1, 1]) pasted
-    back: ``Compositor(S, CompositorConfig(color_match=...)).paste(frame, denormalize(crop), affine)``
+    """A copy of ``frame`` (packed uint8) with the generated crop ((3, S, S) tensor in ``layout``)
+    pasted back: ``Compositor(S, CompositorConfig(color_match=...)).paste(frame, denormalize(crop, order,
+    layout), affine)``
     with the mask ``mask``: c = clamp(warped + round(seam offset)), out = blend_linear(c, f, alpha)."""
     out = frame.copy()
     region = paste_region(affine, mask.shape[0], frame.shape[1], frame.shape[0])
     if region is None:
         return out
-    part, warped, alpha = _paste_samples(frame, crop_chw, region, mask, order)
-    offset = seam_offset(seam_stats(frame, crop_chw, affine, mask, order)) if colour_match else None
+    part, warped, alpha = _paste_samples(frame, crop_chw, region, mask, order, layout)
+    offset = seam_offset(seam_stats(frame, crop_chw, affine, mask, order, layout)) if colour_match else None
     if offset is not None:
         warped = np.clip(warped + offset[None, None, :].astype(np.float32), 0, 255)
     y, x = region.y0, region.x0

@@ -180,17 +180,26 @@ __host__ __device__ __forceinline__ void store_value(float* p, float v) { *p = v
 __host__ __device__ __forceinline__ float load_value(const float* p) { return *p; }
 
 // ---- normalisation -----------------------------------------------------------------------------
-/// uint8 -> [-1, 1]: (v / 255 - 0.5) / 0.5, each step rounded to float32.
-__host__ __device__ __forceinline__ float normalize_u8(int v) {
-  return fdiv_rn(fsub_rn(fdiv_rn(static_cast<float>(v), 255.0f), 0.5f), 0.5f);
+// A tensor layout (kernels.frames.TensorLayout) says how 8-bit pixels map to an engine's planar
+// tensor: the plane order (kFormatRGB / kFormatBGR) and value = u8 * scale + bias. The way back
+// takes offset = -bias and gain = 1 / scale (computed on the host).
+
+/// uint8 -> tensor value: v * scale + bias, each step rounded to float32.
+__host__ __device__ __forceinline__ float normalize_u8(int v, float scale, float bias) {
+  return fadd_rn(fmul_rn(static_cast<float>(v), scale), bias);
 }
 
-/// [-1, 1] -> uint8: floor((x * 0.5 + 0.5) * 255 + 0.5) clamped to 0..255 (round half up); NaN -> 0.
-__host__ __device__ __forceinline__ int denormalize_to_u8(float x) {
-  const float v = fadd_rn(fmul_rn(fadd_rn(fmul_rn(x, 0.5f), 0.5f), 255.0f), 0.5f);
+/// tensor value -> uint8: floor((x + offset) * gain + 0.5) clamped to 0..255 (round half up); NaN -> 0.
+__host__ __device__ __forceinline__ int denormalize_to_u8(float x, float offset, float gain) {
+  const float v = fadd_rn(fmul_rn(fadd_rn(x, offset), gain), 0.5f);
   if (!(v >= 0.0f)) return 0;
   if (v >= 255.0f) return 255;
   return static_cast<int>(v);  // truncation == floor for v >= 0
+}
+
+/// The tensor plane holding colour channel k (0..2) of an image in channel order image_order.
+__host__ __device__ __forceinline__ int plane_of(int k, int image_order, int tensor_order) {
+  return image_order == tensor_order ? k : 2 - k;
 }
 
 // ---- colour ------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// Post-processing: generator output (planar NCHW in [-1, 1]) -> uint8 -> feathered paste-back into
+// Post-processing: generator output (planar NCHW, any TensorLayout) -> uint8 -> feathered paste-back into
 // the full BGR frame (with optional seam colour matching) -> NV12 / I420 for the encoder.
 //
 // The paste reproduces streamer/compositor.py (Compositor.paste with its feather_mask) bit for bit;
@@ -16,14 +16,21 @@ struct PasteGeometry {
   int x0, y0, width, height;  // paste region (the crop's footprint clipped to the frame)
 };
 
+/// How the crop tensor's values become uint8: plane order and the inverse of its normalisation.
+struct CropLayout {
+  int order;  // kFormatRGB / kFormatBGR: the colour of each plane
+  float offset, gain;  // u8 = floor((x + offset) * gain + 0.5)
+};
+
 /// Crop channel (frame channel order) at crop pixel (x, y) (inside), de-normalised to uint8.
 template <typename InT>
-__device__ __forceinline__ void crop_texel(const InT* crop, int size, int x, int y, int frame_format, int px[3]) {
+__device__ __forceinline__ void crop_texel(const InT* crop, const CropLayout& layout, int size, int x, int y,
+                                           int frame_format, int px[3]) {
   const long long plane = static_cast<long long>(size) * size;
   const long long at = static_cast<long long>(y) * size + x;
   for (int k = 0; k < 3; ++k) {
-    const int src = frame_format == kFormatBGR ? 2 - k : k;  // crop planes are R, G, B
-    px[k] = denormalize_to_u8(load_value(crop + src * plane + at));
+    const int src = plane_of(k, frame_format, layout.order);
+    px[k] = denormalize_to_u8(load_value(crop + src * plane + at), layout.offset, layout.gain);
   }
 }
 
@@ -31,9 +38,9 @@ __device__ __forceinline__ void crop_texel(const InT* crop, int size, int x, int
 /// cv2.warpAffine of the mask (float, zero border) and of the uint8 crop (replicate border).
 /// Returns false (and skips the crop) when keep(alpha) says the pixel is not needed.
 template <typename InT, typename Keep>
-__device__ __forceinline__ bool paste_sample(const PasteGeometry& g, const InT* crop, int size, const float* mask,
-                                             int frame_format, int lx, int ly, Keep keep, float* alpha,
-                                             int px[3]) {
+__device__ __forceinline__ bool paste_sample(const PasteGeometry& g, const InT* crop, const CropLayout& layout,
+                                             int size, const float* mask, int frame_format, int lx, int ly,
+                                             Keep keep, float* alpha, int px[3]) {
   int ix, iy, fx, fy;
   source_position(g.m, lx, ly, &ix, &iy, &fx, &fy);
   *alpha = bilinear_f32_zero(mask, size, size, ix, iy, fx, fy);
@@ -43,10 +50,10 @@ __device__ __forceinline__ bool paste_sample(const PasteGeometry& g, const InT* 
   const int y0 = clampi(iy, 0, size - 1);
   const int y1 = clampi(iy + 1, 0, size - 1);
   int p00[3], p01[3], p10[3], p11[3];
-  crop_texel(crop, size, x0, y0, frame_format, p00);
-  crop_texel(crop, size, x1, y0, frame_format, p01);
-  crop_texel(crop, size, x0, y1, frame_format, p10);
-  crop_texel(crop, size, x1, y1, frame_format, p11);
+  crop_texel(crop, layout, size, x0, y0, frame_format, p00);
+  crop_texel(crop, layout, size, x1, y0, frame_format, p01);
+  crop_texel(crop, layout, size, x0, y1, frame_format, p10);
+  crop_texel(crop, layout, size, x1, y1, frame_format, p11);
   for (int k = 0; k < 3; ++k) px[k] = bilinear_u8(p00[k], p01[k], p10[k], p11[k], fx, fy);
   return true;
 }
@@ -61,7 +68,7 @@ struct NonZero {
 
 template <typename InT>
 __device__ __forceinline__ void denormalize_body(const InT* in, int width, int height, uint8_t* out, int out_pitch,
-                                                 int out_format) {
+                                                 int out_format, const CropLayout& layout) {
   const int x = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int y = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
   if (x >= width || y >= height) return;
@@ -69,17 +76,17 @@ __device__ __forceinline__ void denormalize_body(const InT* in, int width, int h
   const long long at = static_cast<long long>(y) * width + x;
   uint8_t* o = out + static_cast<long long>(y) * out_pitch + 3 * x;
   for (int k = 0; k < 3; ++k) {
-    const int src = out_format == kFormatBGR ? 2 - k : k;
-    o[k] = static_cast<uint8_t>(denormalize_to_u8(load_value(in + src * plane + at)));
+    const int src = plane_of(k, out_format, layout.order);
+    o[k] = static_cast<uint8_t>(denormalize_to_u8(load_value(in + src * plane + at), layout.offset, layout.gain));
   }
 }
 
 constexpr int kStatsSlots = 7;  // sum of frame B,G,R (frame order), sum of warped crop (same order), count
 
 template <typename InT>
-__device__ __forceinline__ void seam_stats_body(const PasteGeometry& g, const InT* crop, int size, const float* mask,
-                                                const uint8_t* frame, int frame_pitch, int frame_format,
-                                                unsigned long long* stats) {
+__device__ __forceinline__ void seam_stats_body(const PasteGeometry& g, const InT* crop, const CropLayout& layout,
+                                                int size, const float* mask, const uint8_t* frame, int frame_pitch,
+                                                int frame_format, unsigned long long* stats) {
   REENACT_REQUIRE(blockDim.x == kStatsThreads && blockDim.y == 1 && blockDim.z == 1);
   __shared__ long long partial[kStatsSlots][kStatsThreads];
   const int tid = static_cast<int>(threadIdx.x);
@@ -91,7 +98,7 @@ __device__ __forceinline__ void seam_stats_body(const PasteGeometry& g, const In
     const int ly = static_cast<int>(i / g.width);
     float alpha;
     int px[3];
-    if (!paste_sample(g, crop, size, mask, frame_format, lx, ly, InSeamBand(), &alpha, px)) continue;
+    if (!paste_sample(g, crop, layout, size, mask, frame_format, lx, ly, InSeamBand(), &alpha, px)) continue;
     const uint8_t* f = frame + static_cast<long long>(g.y0 + ly) * frame_pitch + 3 * (g.x0 + lx);
     for (int k = 0; k < 3; ++k) {
       acc[k] += f[k];
@@ -138,8 +145,8 @@ __host__ __device__ __forceinline__ int blend_linear_u8(int c, int f, float a, f
 }
 
 template <typename InT>
-__device__ __forceinline__ void paste_body(const PasteGeometry& g, const InT* crop, int size, const float* mask,
-                                           uint8_t* frame, int frame_pitch, int frame_format,
+__device__ __forceinline__ void paste_body(const PasteGeometry& g, const InT* crop, const CropLayout& layout, int size,
+                                           const float* mask, uint8_t* frame, int frame_pitch, int frame_format,
                                            const unsigned long long* stats) {
   const int lx = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int ly = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
@@ -147,7 +154,7 @@ __device__ __forceinline__ void paste_body(const PasteGeometry& g, const InT* cr
   float alpha;
   int px[3];
   // alpha == 0 leaves the pixel as it is (f / (1 + 1e-5) rounds back to f), so skip it.
-  if (!paste_sample(g, crop, size, mask, frame_format, lx, ly, NonZero(), &alpha, px)) return;
+  if (!paste_sample(g, crop, layout, size, mask, frame_format, lx, ly, NonZero(), &alpha, px)) return;
   int offset[3] = {0, 0, 0};
   seam_offset(stats, offset);
   const float beta = fsub_rn(1.0f, alpha);
@@ -162,21 +169,25 @@ __device__ __forceinline__ void paste_body(const PasteGeometry& g, const InT* cr
 
 using reenact::Affine;
 using reenact::half_t;
+using reenact::CropLayout;
 using reenact::PasteGeometry;
 
-/// reenact_denormalize_f32 / _f16: planar NCHW [-1, 1] (RGB planes, N = 1) -> packed uint8 image.
+/// reenact_denormalize_f32 / _f16: planar NCHW tensor (N = 1) -> packed uint8 image.
 ///
-/// Convention: one thread per pixel; in is 3 x height x width; out is height x width x 3 with byte
-/// pitch out_pitch in channel order out_format (kFormatBGR / kFormatRGB);
-/// u8 = clamp(floor((x * 0.5 + 0.5) * 255 + 0.5), 0, 255) (round half up, NaN -> 0).
+/// Convention: one thread per pixel; in is 3 x height x width with planes in tensor_order
+/// (kFormatRGB / kFormatBGR); out is height x width x 3 with byte pitch out_pitch in channel order
+/// out_format (kFormatBGR / kFormatRGB); u8 = clamp(floor((x + offset) * gain + 0.5), 0, 255) in
+/// float32 steps (round half up, NaN -> 0); offset 1, gain 127.5 undo a [-1, 1] normalisation.
 extern "C" __global__ void reenact_denormalize_f32(const float* in, uint8_t* out, int width, int height,
-                                                   int out_pitch, int out_format) {
-  reenact::denormalize_body(in, width, height, out, out_pitch, out_format);
+                                                   int out_pitch, int out_format, int tensor_order, float offset,
+                                                   float gain) {
+  reenact::denormalize_body(in, width, height, out, out_pitch, out_format, CropLayout{tensor_order, offset, gain});
 }
 
 extern "C" __global__ void reenact_denormalize_f16(const half_t* in, uint8_t* out, int width, int height,
-                                                   int out_pitch, int out_format) {
-  reenact::denormalize_body(in, width, height, out, out_pitch, out_format);
+                                                   int out_pitch, int out_format, int tensor_order, float offset,
+                                                   float gain) {
+  reenact::denormalize_body(in, width, height, out, out_pitch, out_format, CropLayout{tensor_order, offset, gain});
 }
 
 /// reenact_seam_stats_f32 / _f16: sums for the seam colour offset of Compositor.paste.
@@ -186,24 +197,29 @@ extern "C" __global__ void reenact_denormalize_f16(const half_t* in, uint8_t* ou
 /// frame. Over region pixels whose mask weight alpha satisfies 0.05 < alpha < 0.95 (the feather
 /// band) it adds, per frame channel, the frame value to stats[0..2] and the warped crop value
 /// (uint8, as in reenact_paste_*) to stats[3..5], and 1 to stats[6] (int64 in unsigned slots).
-/// stats (7 values) must be zeroed first. crop: planar NCHW RGB [-1, 1], size x size; mask: size x
-/// size float32 (feather_mask); frame: packed uint8, byte pitch, frame_format kFormatBGR / RGB.
+/// stats (7 values) must be zeroed first. crop: planar NCHW, size x size, planes in tensor_order,
+/// values turned to uint8 as in reenact_denormalize_* (offset, gain); mask: size x size float32
+/// (feather_mask); frame: packed uint8, byte pitch, frame_format kFormatBGR / RGB.
 /// Launch: 1D, blockDim.x == 256 (kStatsThreads), any grid (grid-stride loop); uses shared memory
 /// and __syncthreads().
 extern "C" __global__ void reenact_seam_stats_f32(double m0, double m1, double m2, double m3, double m4, double m5,
                                                   const float* crop, const float* mask, const uint8_t* frame,
                                                   unsigned long long* stats, int size, int frame_pitch,
-                                                  int frame_format, int x0, int y0, int width, int height) {
+                                                  int frame_format, int x0, int y0, int width, int height,
+                                                  int tensor_order, float offset, float gain) {
   const PasteGeometry g{{{m0, m1, m2, m3, m4, m5}}, x0, y0, width, height};
-  reenact::seam_stats_body(g, crop, size, mask, frame, frame_pitch, frame_format, stats);
+  const CropLayout layout{tensor_order, offset, gain};
+  reenact::seam_stats_body(g, crop, layout, size, mask, frame, frame_pitch, frame_format, stats);
 }
 
 extern "C" __global__ void reenact_seam_stats_f16(double m0, double m1, double m2, double m3, double m4, double m5,
                                                   const half_t* crop, const float* mask, const uint8_t* frame,
                                                   unsigned long long* stats, int size, int frame_pitch,
-                                                  int frame_format, int x0, int y0, int width, int height) {
+                                                  int frame_format, int x0, int y0, int width, int height,
+                                                  int tensor_order, float offset, float gain) {
   const PasteGeometry g{{{m0, m1, m2, m3, m4, m5}}, x0, y0, width, height};
-  reenact::seam_stats_body(g, crop, size, mask, frame, frame_pitch, frame_format, stats);
+  const CropLayout layout{tensor_order, offset, gain};
+  reenact::seam_stats_body(g, crop, layout, size, mask, frame, frame_pitch, frame_format, stats);
 }
 
 /// reenact_paste_f32 / _f16: feathered paste-back of the generated crop into the frame, in place.
@@ -218,17 +234,21 @@ extern "C" __global__ void reenact_seam_stats_f16(double m0, double m1, double m
 extern "C" __global__ void reenact_paste_f32(double m0, double m1, double m2, double m3, double m4, double m5,
                                              const float* crop, const float* mask, uint8_t* frame,
                                              const unsigned long long* stats, int size, int frame_pitch,
-                                             int frame_format, int x0, int y0, int width, int height) {
+                                             int frame_format, int x0, int y0, int width, int height,
+                                             int tensor_order, float offset, float gain) {
   const PasteGeometry g{{{m0, m1, m2, m3, m4, m5}}, x0, y0, width, height};
-  reenact::paste_body(g, crop, size, mask, frame, frame_pitch, frame_format, stats);
+  const CropLayout layout{tensor_order, offset, gain};
+  reenact::paste_body(g, crop, layout, size, mask, frame, frame_pitch, frame_format, stats);
 }
 
 extern "C" __global__ void reenact_paste_f16(double m0, double m1, double m2, double m3, double m4, double m5,
                                              const half_t* crop, const float* mask, uint8_t* frame,
                                              const unsigned long long* stats, int size, int frame_pitch,
-                                             int frame_format, int x0, int y0, int width, int height) {
+                                             int frame_format, int x0, int y0, int width, int height,
+                                             int tensor_order, float offset, float gain) {
   const PasteGeometry g{{{m0, m1, m2, m3, m4, m5}}, x0, y0, width, height};
-  reenact::paste_body(g, crop, size, mask, frame, frame_pitch, frame_format, stats);
+  const CropLayout layout{tensor_order, offset, gain};
+  reenact::paste_body(g, crop, layout, size, mask, frame, frame_pitch, frame_format, stats);
 }
 
 /// reenact_to_yuv420: packed 8-bit BGR / RGB -> NV12 or I420 (encoder input).

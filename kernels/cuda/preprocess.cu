@@ -8,7 +8,8 @@ namespace reenact {
 /// Kernel body shared by the float32 / float16 entry points.
 template <typename OutT>
 __device__ __forceinline__ void preprocess_body(const Affine& inv, const Planes& frame, const YuvToRgb& coeffs,
-                                                OutT* out, int size) {
+                                                OutT* out, int size, int tensor_order, float scale,
+                                                float bias) {
   const int x = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int y = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
   if (x >= size || y >= size) return;
@@ -18,7 +19,9 @@ __device__ __forceinline__ void preprocess_body(const Affine& inv, const Planes&
   sample_rgb_replicate(frame, coeffs, ix, iy, fx, fy, rgb);
   const long long plane = static_cast<long long>(size) * size;
   const long long at = static_cast<long long>(y) * size + x;
-  for (int k = 0; k < 3; ++k) store_value(out + k * plane + at, normalize_u8(rgb[k]));
+  for (int k = 0; k < 3; ++k) {
+    store_value(out + plane_of(k, kFormatRGB, tensor_order) * plane + at, normalize_u8(rgb[k], scale, bias));
+  }
 }
 
 }  // namespace reenact
@@ -36,27 +39,32 @@ using reenact::Planes;
 ///   * frame: planes p0/p1/p2 with byte pitches, width x height, format kFormat* (NV12, I420, BGR,
 ///     RGB uint8); YUV is converted with (matrix, full_range) at each bilinear tap and rounded to uint8
 ///     (cv2.cvtColor first, then warp), outside the frame the edge pixel is replicated.
-///   * out: planar NCHW, N = 1 (offset the pointer for a batch slot), C = 3 in RGB order, size x size,
-///     value = (u8 / 255 - 0.5) / 0.5 in [-1, 1]; u8 is the bilinear sample rounded like OpenCV's
-///     8-bit warpAffine. float32, or IEEE half (round to nearest even) for _f16.
+///   * out: planar NCHW, N = 1 (offset the pointer for a batch slot), C = 3 planes in tensor_order
+///     (kFormatRGB / kFormatBGR), size x size, value = u8 * scale + bias in float32 steps (e.g. scale
+///     2/255, bias -1 for [-1, 1]; 1 and 0 for 0..255); u8 is the bilinear sample rounded like
+///     OpenCV's 8-bit warpAffine. float32, or IEEE half (round to nearest even) for _f16.
 /// Equivalent to: normalize(cv2.warpAffine(cv2.cvtColor(frame, ...RGB), M, (size, size),
-///     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)) transposed to CHW.
+///     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), layout) transposed to CHW.
 extern "C" __global__ void reenact_preprocess_f32(double m0, double m1, double m2, double m3, double m4, double m5,
                                                   const uint8_t* p0, const uint8_t* p1, const uint8_t* p2,
                                                   float* out, int pitch0, int pitch1, int pitch2, int width,
-                                                  int height, int format, int matrix, int full_range, int size) {
+                                                  int height, int format, int matrix, int full_range, int size,
+                                                  int tensor_order, float scale, float bias) {
   const Affine inv{{m0, m1, m2, m3, m4, m5}};
   const Planes frame{p0, p1, p2, pitch0, pitch1, pitch2, width, height, format};
-  reenact::preprocess_body(inv, frame, reenact::yuv_to_rgb_coeffs(matrix, full_range), out, size);
+  reenact::preprocess_body(inv, frame, reenact::yuv_to_rgb_coeffs(matrix, full_range), out, size, tensor_order,
+                           scale, bias);
 }
 
 extern "C" __global__ void reenact_preprocess_f16(double m0, double m1, double m2, double m3, double m4, double m5,
                                                   const uint8_t* p0, const uint8_t* p1, const uint8_t* p2,
                                                   half_t* out, int pitch0, int pitch1, int pitch2, int width,
-                                                  int height, int format, int matrix, int full_range, int size) {
+                                                  int height, int format, int matrix, int full_range, int size,
+                                                  int tensor_order, float scale, float bias) {
   const Affine inv{{m0, m1, m2, m3, m4, m5}};
   const Planes frame{p0, p1, p2, pitch0, pitch1, pitch2, width, height, format};
-  reenact::preprocess_body(inv, frame, reenact::yuv_to_rgb_coeffs(matrix, full_range), out, size);
+  reenact::preprocess_body(inv, frame, reenact::yuv_to_rgb_coeffs(matrix, full_range), out, size, tensor_order,
+                           scale, bias);
 }
 
 /// reenact_to_packed: a whole frame (NV12 / I420 / BGR / RGB) to packed 8-bit BGR or RGB.
