@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -76,12 +76,21 @@ class FrameResult:
     driver: FaceLandmarks | None
 
 
+class FrameRenderer(Protocol):
+    """Draw + paste-back in one stage (``streamer.framepath``: on a device, one download per frame)."""
+
+    def prepare(self, source: PreparedSource) -> None: ...
+
+    def render(self, source: PreparedSource, driver: FaceLandmarks, reference: FaceLandmarks) -> np.ndarray: ...
+
+
 class ReenactmentPipeline:
     """Per-stream state: the tracker, the driver's reference frame and the last good output.
 
     The reference (neutral) frame comes from a ``ReferenceSelector``: by default the most neutral
     face of the first frames, re-anchored when a clearly more neutral pose holds (live mode), or a
-    frame the user forced.
+    frame the user forced. With a ``renderer`` (paste-back only), it draws and pastes instead of the
+    reenactor's ``step`` and the compositor.
     """
 
     def __init__(
@@ -92,8 +101,12 @@ class ReenactmentPipeline:
         compositor: Compositor | None,
         paste_back: bool = True,
         reference: ReferenceSelector | None = None,
+        renderer: FrameRenderer | None = None,
     ):
         self.source = source
+        self.renderer = renderer if paste_back else None
+        if self.renderer is not None:
+            self.renderer.prepare(source)
         self.tracker = tracker
         self.reenactor = reenactor
         self.compositor = compositor
@@ -124,6 +137,10 @@ class ReenactmentPipeline:
             fallback = self._neutral if self.paste_back or self._last_good is None else self._last_good
             return FrameResult(fallback, False, None)
         self.faces += 1
+        if self.renderer is not None:
+            out = self.renderer.render(self.source, driver, self.reference)
+            self._last_good = out
+            return FrameResult(out, True, driver)
         crop = self.reenactor.step(self.source.state, driver, self.reference)
         if self.paste_back and self.compositor is not None:
             out = self.compositor.paste(self.source.canvas, crop, self.source.affine)

@@ -221,18 +221,18 @@ class RFGReenactor:
         target = self.geometric.retargeter.retarget(state.geometric.landmarks, reference, driver)
         return self.render(state, target)
 
+    def global_inputs(self, state: RFGSourceState, target: FaceLandmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The per-frame inputs of the global integrator for ``target`` (crop coordinates): the
+        geometric render (S, S, 3) uint8 BGR (``base`` is ``image_to_input`` of it), its pixel map
+        (1, S, S, 2) and the target landmark map (1, 1, S/4, S/4)."""
+        base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
+        return base, pixel_map(map_x, map_y)[None], landmark_input(target.points, self.crop_size)[None]
+
     def render(self, state: RFGSourceState, target: FaceLandmarks) -> np.ndarray:
         """Draw the source with ``target`` landmarks (crop coordinates)."""
-        base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
-        lm_tgt = landmark_input(target.points, self.crop_size)[None]
+        base, pmap, lm_tgt = self.global_inputs(state, target)
         y_g = self.runner.run(
-            "rfg_global",
-            state.feats,
-            state.adain_g,
-            image_to_input(base)[None],
-            pixel_map(map_x, map_y)[None],
-            state.lm_src,
-            lm_tgt,
+            "rfg_global", state.feats, state.adain_g, image_to_input(base)[None], pmap, state.lm_src, lm_tgt
         )[0]
         out = y_g
         if self.integrator == "global-local":

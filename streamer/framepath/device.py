@@ -1,0 +1,170 @@
+"""Where the frame path's buffers live and its kernels run.
+
+``HostDevice``: NumPy buffers and the CPU build of the CUDA sources (``kernels.cpu_build``), so the
+very kernels the GPU runs are exercised, and tested, on any machine. ``CudaDevice``: CUDA buffers
+(torch, the allocator TensorRT's runner uses), the GPU build (``kernels.gpu``, pycuda) and one CUDA
+stream that kernels, copies and TensorRT engines all queue on, in the device's primary context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from kernels import host
+
+
+@dataclass(eq=False)
+class Buffer:
+    """A device buffer: shape, dtype, address (a host address on the host device) and the object
+    that owns the memory (an ``np.ndarray`` or a CUDA ``torch.Tensor``)."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    ptr: int
+    handle: Any
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+
+class Device(Protocol):
+    """Memory, copies and kernel launches, all ordered (one stream on a GPU)."""
+
+    name: str
+
+    def empty(self, shape: tuple[int, ...], dtype: type) -> Buffer: ...
+
+    def upload(self, dst: Buffer, src: np.ndarray) -> None: ...
+
+    def download(self, src: Buffer) -> np.ndarray: ...
+
+    def copy(self, dst: Buffer, src: Buffer) -> None: ...
+
+    def zero(self, buf: Buffer) -> None: ...
+
+    def launch(self, launch: host.Launch) -> None: ...
+
+    def synchronize(self) -> None: ...
+
+
+def _check_upload(dst: Buffer, src: np.ndarray) -> np.ndarray:
+    src = np.asarray(src)
+    if src.size != int(np.prod(dst.shape)) or src.dtype != dst.dtype:
+        raise ValueError(f"cannot upload {src.dtype} {src.shape} into {dst.dtype} {dst.shape}")
+    return src.reshape(dst.shape)
+
+
+class HostDevice:
+    """Host memory; kernels run by the CPU build of the CUDA sources (grid emulation)."""
+
+    name = "cpu"
+
+    def __init__(self, kernels: Any = None):
+        from kernels.cpu_build import cpu_kernels
+
+        self.kernels = kernels or cpu_kernels()
+
+    def empty(self, shape: tuple[int, ...], dtype: type) -> Buffer:
+        array = np.zeros(shape, dtype)
+        return Buffer(tuple(shape), array.dtype, int(array.ctypes.data), array)
+
+    def upload(self, dst: Buffer, src: np.ndarray) -> None:
+        np.copyto(dst.handle, _check_upload(dst, src))
+
+    def download(self, src: Buffer) -> np.ndarray:
+        return src.handle.copy()
+
+    def copy(self, dst: Buffer, src: Buffer) -> None:
+        np.copyto(dst.handle, src.handle)
+
+    def zero(self, buf: Buffer) -> None:
+        buf.handle.fill(0)
+
+    def launch(self, launch: host.Launch) -> None:
+        self.kernels.launch(launch)
+
+    def synchronize(self) -> None:
+        """Nothing to wait for: host launches return when done."""
+
+
+class CudaDevice:
+    """A CUDA device: torch buffers, pycuda kernels, one stream for kernels, copies and engines.
+
+    Needs the CUDA build of torch and pycuda (``pip install 'reenact[gpu]'``); ``kernels.gpu.gpu_status``
+    says why not. Uploads go through a pinned staging buffer per destination, downloads wait for the
+    stream: one synchronisation per frame, at the download.
+    """
+
+    name = "cuda"
+
+    def __init__(self, device: int = 0, artifacts: Any = None):
+        from kernels.gpu import GpuKernels, gpu_status
+
+        ok, why = gpu_status()
+        if not ok:
+            raise RuntimeError(why)
+        import pycuda.driver as cuda
+        import torch
+
+        torch.cuda.init()
+        self._torch = torch
+        self.device = torch.device("cuda", device)
+        self._context = cuda.Device(device).retain_primary_context()  # the context torch and TensorRT use
+        self._context.push()
+        self.stream = cuda.Stream()
+        self.torch_stream = torch.cuda.ExternalStream(self.stream.handle, device=self.device)
+        self.kernels = GpuKernels(artifacts)
+        self._staging: dict[int, Any] = {}
+
+    def _dtype(self, dtype: np.dtype) -> Any:
+        torch = self._torch
+        table = {np.uint8: torch.uint8, np.float32: torch.float32, np.float16: torch.float16, np.uint64: torch.int64}
+        return table[np.dtype(dtype).type]
+
+    def empty(self, shape: tuple[int, ...], dtype: type) -> Buffer:
+        tensor = self._torch.zeros(shape, dtype=self._dtype(np.dtype(dtype)), device=self.device)
+        return Buffer(tuple(shape), np.dtype(dtype), int(tensor.data_ptr()), tensor)
+
+    def adopt(self, tensor: Any, dtype: type) -> Buffer:
+        """A buffer for memory someone else allocated (a TensorRT runner's binding)."""
+        return Buffer(tuple(tensor.shape), np.dtype(dtype), int(tensor.data_ptr()), tensor)
+
+    def upload(self, dst: Buffer, src: np.ndarray) -> None:
+        src = _check_upload(dst, src)
+        stage = self._staging.get(id(dst))
+        if stage is None:
+            stage = self._torch.empty(dst.shape, dtype=self._dtype(dst.dtype), pin_memory=True)
+            self._staging[id(dst)] = stage
+        # The previous frame's copy from this staging buffer finished at that frame's download.
+        stage.numpy()[...] = src.view(np.int64) if dst.dtype == np.uint64 else src
+        with self._torch.cuda.stream(self.torch_stream):
+            dst.handle.copy_(stage, non_blocking=True)
+
+    def download(self, src: Buffer) -> np.ndarray:
+        with self._torch.cuda.stream(self.torch_stream):
+            out = src.handle.to("cpu")
+        self.stream.synchronize()
+        return out.numpy()
+
+    def copy(self, dst: Buffer, src: Buffer) -> None:
+        with self._torch.cuda.stream(self.torch_stream):
+            dst.handle.copy_(src.handle, non_blocking=True)
+
+    def zero(self, buf: Buffer) -> None:
+        with self._torch.cuda.stream(self.torch_stream):
+            buf.handle.zero_()
+
+    def launch(self, launch: host.Launch) -> None:
+        self.kernels.launch(launch, self.stream)
+
+    def synchronize(self) -> None:
+        self.stream.synchronize()
+
+    def close(self) -> None:
+        """Pop the primary context pushed at start."""
+        self.synchronize()
+        self._context.pop()
