@@ -26,6 +26,7 @@ from streamer.backends.warp import RemapBackend
 from streamer.compositor import Compositor
 from streamer.detectors import create_detector
 from streamer.errors import InputError, NoFaceError
+from streamer.framepath.build import create_device_renderer, resolve_frame_path
 from streamer.media.images import fit_within, load_image
 from streamer.media.video_file import VideoFileSink, VideoFileSource, VideoFrame
 from streamer.pipeline import ReenactmentPipeline, prepare_source
@@ -71,6 +72,7 @@ class ConvertOptions:
     generator: str = DEFAULT_GENERATOR  #: "geometric" or "rfg" (``streamer.reenactors.generators``)
     integrator: str = DEFAULT_INTEGRATOR  #: RFG: "global" or "global-local"
     weights: Path | None = None  #: RFG safetensors (default: the shipped one)
+    frame_path: str = "auto"  #: paste-back by OpenCV or by our kernels (``streamer.framepath``)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class ConvertSummary:
     tracker: str = DEFAULT_TRACKER
     duty_cycle: float | None = None  # fraction of frames the landmark detector ran on
     generator: str = DEFAULT_GENERATOR  # e.g. "geometric" or "rfg (global-local)"
+    frame_path: str = "opencv"  # "opencv", or "kernels (cpu)" / "kernels (cuda)"
 
     @property
     def fps(self) -> float:
@@ -190,6 +193,9 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     runner = "torch" if opts.backend == "torch" else "onnxruntime"
     reenactor = create_generator(opts.generator, geometric, opts.integrator, opts.weights, opts.threads, runner)
     configure_threads(opts.threads)  # again: the torch backend and the IDSG import torch only now
+    frame_path = resolve_frame_path(opts.frame_path, backend.name)
+    if frame_path == "kernels" and not opts.paste_back:
+        raise InputError("--frame-path kernels is the paste-back path; --crop-only has no paste-back")
     canvas = fit_within(load_image(opts.source), opts.max_side)
     with contextlib.ExitStack() as cleanup:
         source_video = VideoFileSource(opts.driver)
@@ -204,7 +210,12 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         selector = ReferenceSelector(ReferenceConfig(forced_frame=opts.reference_frame, auto_reanchor=False))
         if opts.reference_frame is not None:
             selector.force(_reference_face(opts, opts.reference_frame), opts.reference_frame)
-        pipeline = ReenactmentPipeline(prepared, tracker, reenactor, compositor, opts.paste_back, selector)
+        renderer = create_device_renderer(reenactor, threads=opts.threads) if frame_path == "kernels" else None
+        if renderer is not None:
+            frame_path = f"kernels ({renderer.device.name})"
+        pipeline = ReenactmentPipeline(
+            prepared, tracker, reenactor, compositor, opts.paste_back, selector, renderer=renderer
+        )
         h, w = canvas.shape[:2] if opts.paste_back else (opts.size, opts.size)
         sink = VideoFileSink(opts.out, w, h, info.rate, info.time_base, info.audio)
         debug_sink = None
@@ -256,7 +267,7 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     duty = getattr(tracker, "duty_cycle", None)
     generator = opts.generator + (f" ({opts.integrator})" if opts.generator == "rfg" else "")
     return ConvertSummary(
-        opts.out, pipeline.frames, pipeline.faces, seconds, backend.name, opts.tracker, duty, generator
+        opts.out, pipeline.frames, pipeline.faces, seconds, backend.name, opts.tracker, duty, generator, frame_path
     )
 
 

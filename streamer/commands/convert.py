@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact convert``."""
     from streamer.backends.select import BACKENDS
     from streamer.detectors import DETECTOR_NAMES
+    from streamer.framepath.build import FRAME_PATHS
     from streamer.tracking import DEFAULT_TRACKER, TRACKER_NAMES
 
     p = sub.add_parser(
@@ -63,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="who runs the per-frame warp: auto (the fastest available: TensorRT > onnxruntime GPU > torch CUDA; "
         "OpenCV on a CPU), or one by name; GPU ones take --size 256 only (other sizes use opencv)",
+    )
+    p.add_argument(
+        "--frame-path",
+        choices=FRAME_PATHS,
+        default="auto",
+        help="who pastes the face back: opencv, or our CUDA kernels (kept on the GPU with TensorRT; on a CPU "
+        "their CPU build with onnxruntime, slower, for checking); auto = kernels when the warp runs on TensorRT",
     )
     p.add_argument(
         "--landmarks",
@@ -230,12 +238,14 @@ def _run_convert(args: argparse.Namespace) -> int:
             generator=args.generator,
             integrator=args.integrator,
             weights=args.weights,
+            frame_path=args.frame_path,
         )
         summary = convert(opts)
     print(
         f"wrote {summary.out}: {summary.frames} frames, face found in {summary.faces} "
         f"({summary.frames - summary.faces} without), {summary.fps:.1f} fps "
         f"({summary.seconds:.1f} s, generator {summary.generator}, warp backend {summary.backend}, "
+        f"paste-back {summary.frame_path}, "
         f"tracker {summary.tracker}"
         + (f", detector on {summary.duty_cycle:.0%} of frames" if summary.duty_cycle is not None else "")
         + ")"

@@ -1,0 +1,43 @@
+"""The kernel frame path on an NVIDIA GPU (CudaDevice + TensorRT engines) against the host path.
+
+Skipped without a GPU, pycuda and TensorRT (the reason says which is missing); run with ``-m gpu``
+on a GPU machine. Tolerance: TensorRT's fp32 kernels are not bit-identical to onnxruntime's, so the
+frames may differ by a level or two where the generator's output rounds differently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamer.framepath.build import create_device_renderer, kernel_device_status
+from streamer.reenactors.geometric import GeometricReenactor
+from streamer.reenactors.rfg import DEFAULT_WEIGHTS, RFGReenactor
+
+pytestmark = pytest.mark.gpu
+
+WHERE, WHY = kernel_device_status()
+needs_gpu = pytest.mark.skipif(WHERE != "cuda", reason=f"needs an NVIDIA GPU with pycuda and TensorRT: {WHY}")
+
+
+@needs_gpu
+@pytest.mark.parametrize("generator", ["geometric", "rfg"])
+def test_cuda_frame_path_matches_host(generator, astronaut, image_detector):
+    from streamer.compositor import Compositor
+    from streamer.pipeline import prepare_source
+
+    if generator == "rfg" and not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("no shipped RFG weights")
+    reenactor = GeometricReenactor() if generator == "geometric" else RFGReenactor(integrator="global")
+    canvas = np.ascontiguousarray(astronaut[:500, :480])
+    source = prepare_source(canvas, image_detector, reenactor)
+    renderer = create_device_renderer(reenactor, "cuda")
+    assert renderer.device.name == "cuda"
+    renderer.prepare(source)
+    want = Compositor(reenactor.crop_size).paste(
+        canvas, reenactor.step(source.state, source.landmarks, source.landmarks), source.affine
+    )
+    got = renderer.render(source, source.landmarks, source.landmarks)
+    diff = np.abs(got.astype(int) - want.astype(int))
+    tol = 0 if generator == "geometric" else 3
+    assert diff.max() <= tol, f"{int((diff > tol).sum())} pixels differ by more than {tol}"
