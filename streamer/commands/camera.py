@@ -8,7 +8,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact camera``."""
-    from streamer.commands.convert import add_generator_arguments, add_retarget_arguments
+    from streamer.commands.convert import add_frame_path_argument, add_generator_arguments, add_retarget_arguments
 
     p = sub.add_parser(
         "camera",
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop-only", dest="paste_back", action="store_false", help="output the face crop only")
     add_retarget_arguments(p)
     add_generator_arguments(p)
+    add_frame_path_argument(p)
     p.set_defaults(func=_run_camera)
 
 
@@ -63,6 +64,7 @@ def _run_camera(args: argparse.Namespace) -> int:
             generator=args.generator,
             integrator=args.integrator,
             weights=args.weights,
+            frame_path=args.frame_path,
         ),
     )
     try:

@@ -10,11 +10,23 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def add_frame_path_argument(p: argparse.ArgumentParser) -> None:
+    """``--frame-path`` (convert, serve, camera)."""
+    from streamer.framepath.build import FRAME_PATHS
+
+    p.add_argument(
+        "--frame-path",
+        choices=FRAME_PATHS,
+        default="auto",
+        help="who pastes the face back: opencv, or our CUDA kernels (kept on the GPU with TensorRT; on a CPU "
+        "their CPU build with onnxruntime, slower, for checking); auto = kernels when the warp runs on TensorRT",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact convert``."""
     from streamer.backends.select import BACKENDS
     from streamer.detectors import DETECTOR_NAMES
-    from streamer.framepath.build import FRAME_PATHS
     from streamer.tracking import DEFAULT_TRACKER, TRACKER_NAMES
 
     p = sub.add_parser(
@@ -65,13 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="who runs the per-frame warp: auto (the fastest available: TensorRT > onnxruntime GPU > torch CUDA; "
         "OpenCV on a CPU), or one by name; GPU ones take --size 256 only (other sizes use opencv)",
     )
-    p.add_argument(
-        "--frame-path",
-        choices=FRAME_PATHS,
-        default="auto",
-        help="who pastes the face back: opencv, or our CUDA kernels (kept on the GPU with TensorRT; on a CPU "
-        "their CPU build with onnxruntime, slower, for checking); auto = kernels when the warp runs on TensorRT",
-    )
+    add_frame_path_argument(p)
     p.add_argument(
         "--landmarks",
         choices=DETECTOR_NAMES,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact serve``."""
-    from streamer.commands.convert import add_generator_arguments, add_retarget_arguments
+    from streamer.commands.convert import add_frame_path_argument, add_generator_arguments, add_retarget_arguments
     from streamer.webrtc.server import default_max_streams
 
     p = sub.add_parser(
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_retarget_arguments(p)
     add_generator_arguments(p)
+    add_frame_path_argument(p)
     p.set_defaults(func=_run_serve)
 
 

@@ -21,6 +21,7 @@ class LiveConfig:
     paste_back: bool = True  # paste the face into the source photo (else send the crop)
     motion: MotionMode = "relative"
     backend: str = "auto"  # remap backend of the geometric reenactor
+    frame_path: str = "auto"  # paste-back by "opencv" or our "kernels" (``streamer.framepath``)
     retarget: str = "analytic"  # "analytic" or "idsg" (``streamer.reenactors.geometric.create_retargeter``)
     idsg_weights: Path | None = None  # IDSG safetensors for retarget="idsg" (None: the shipped file)
     generator: str = DEFAULT_GENERATOR  # "geometric" or "rfg" (``streamer.reenactors.generators``)

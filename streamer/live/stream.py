@@ -13,7 +13,7 @@ import numpy as np
 from streamer.compositor import Compositor
 from streamer.live.config import LiveConfig
 from streamer.live.sources import create_reenactor
-from streamer.pipeline import FrameResult, PreparedSource, ReenactmentPipeline
+from streamer.pipeline import FrameRenderer, FrameResult, PreparedSource, ReenactmentPipeline
 from streamer.tracking import Tracker
 from streamer.tracking import create_tracker as create_named_tracker
 from streamer.tracking_reference import ReferenceConfig, ReferenceSelector
@@ -46,6 +46,16 @@ def create_tracker(config: LiveConfig) -> Tracker:
     return create_named_tracker(config.tracker, config.landmarks)
 
 
+def create_frame_renderer(config: LiveConfig, reenactor) -> FrameRenderer | None:
+    """The kernel paste-back stage when ``config.frame_path`` asks for it (or ``auto`` on TensorRT)."""
+    from streamer.backends.select import select_backend
+    from streamer.framepath.build import create_device_renderer, resolve_frame_path
+
+    if resolve_frame_path(config.frame_path, select_backend("pixel_warp", config.backend).name) != "kernels":
+        return None
+    return create_device_renderer(reenactor)
+
+
 class LiveStream:
     """Tracker, reenactor and compositor of one stream, rebuilt around them when a control asks."""
 
@@ -63,13 +73,14 @@ class LiveStream:
         self._tracker = create_tracker(self.config)
         self._reenactor = create_reenactor(self.config)
         self._compositor = Compositor(self.config.size)
+        self._renderer = create_frame_renderer(self.config, self._reenactor)
         self._pipeline = self._build()
 
     def _build(self) -> ReenactmentPipeline:
         assert self._tracker is not None, "open() the stream first"
         compositor = self._compositor if self.paste_back else None
         return ReenactmentPipeline(
-            self.source, self._tracker, self._reenactor, compositor, self.paste_back, self._selector
+            self.source, self._tracker, self._reenactor, compositor, self.paste_back, self._selector, self._renderer
         )
 
     def apply(self, control: Control) -> None:

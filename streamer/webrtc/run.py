@@ -40,7 +40,12 @@ def build_server_config(args: argparse.Namespace) -> ServerConfig:
     for url in args.ice_servers:
         if not url.startswith(("stun:", "turn:", "turns:")):
             raise InputError(f"--ice-server {url!r}: expected a stun:, turn: or turns: URL")
-    live = LiveConfig(size=args.size, max_side=args.max_side, paste_back=args.paste_back)
+    live = LiveConfig(
+        size=args.size,
+        max_side=args.max_side,
+        paste_back=args.paste_back,
+        frame_path=getattr(args, "frame_path", "auto"),
+    )
     return ServerConfig(
         host=args.host,
         port=args.port,
