@@ -236,6 +236,8 @@ def compile_torch_tensorrt(module: Any, net: ExportableNetwork, precision: str =
     """The alternative path: torch-tensorrt's dynamo compile of the eager module (where installed).
 
     Returns the compiled module (call it like the original, with CUDA tensors). Not cached on disk.
+    Inputs are typed as ``TorchRunner`` feeds them: float16 for fp16, except for networks with
+    ``fp32_inputs`` (their module stays float32). ``--backend torch-tensorrt`` calls this.
     """
     try:
         import torch
@@ -243,7 +245,8 @@ def compile_torch_tensorrt(module: Any, net: ExportableNetwork, precision: str =
     except ImportError as exc:
         raise RuntimeError("torch-tensorrt is not installed (pip install torch-tensorrt matching torch)") from exc
     dtype = torch.half if precision == "fp16" else torch.float32
-    inputs = [torch_tensorrt.Input(s.batched(1), dtype=torch.float32) for s in net.inputs]
+    input_dtype = torch.float32 if net.fp32_inputs else dtype
+    inputs = [torch_tensorrt.Input(s.batched(1), dtype=input_dtype) for s in net.inputs]
     return torch_tensorrt.compile(
         module.eval().cuda(), ir="dynamo", inputs=inputs, enabled_precisions={dtype}, min_block_size=1
     )

@@ -20,6 +20,7 @@ class Facts:
     torch_cuda_reason: str = ""
     ort_providers: tuple[str, ...] = ("CPUExecutionProvider",)
     tensorrt: bool = False  #: the tensorrt package is installed
+    torch_tensorrt: bool = False  #: the torch-tensorrt package is installed
     pycuda: bool = False
     nvcc: str | None = None  #: path of nvcc
     gpus: tuple[str, ...] = field(default_factory=tuple)  #: nvidia-smi names
@@ -85,6 +86,7 @@ def probe() -> Facts:
         torch_cuda_reason=reason,
         ort_providers=ort_providers(),
         tensorrt=importlib.util.find_spec("tensorrt") is not None,
+        torch_tensorrt=importlib.util.find_spec("torch_tensorrt") is not None,
         pycuda=importlib.util.find_spec("pycuda") is not None,
         nvcc=find_nvcc(),
         gpus=nvidia_smi_gpus(),

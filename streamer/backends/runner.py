@@ -128,6 +128,11 @@ class TorchRunner(RunnerBase):
         self.output_spec = tuple(output_spec)
         self._input_dtypes = {n: np.float32 for n in fp32_inputs}
 
+    def compile_with(self, compile_module: Any, name: str) -> None:
+        """Replace the module by ``compile_module(module)`` (e.g. torch-tensorrt), same device and dtypes."""
+        self._module = compile_module(self._module)
+        self.name = name
+
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.check_feeds(feeds)
         torch = self._torch

@@ -1,9 +1,10 @@
 """``--backend auto``: the fastest backend that can run a network here, and the runner for it.
 
-Order on a GPU machine: our TensorRT engines (with the CUDA kernels) > onnxruntime's TensorRT
-provider > onnxruntime's CUDA provider > torch on CUDA. On a CPU the choice is per network, as
-measured (``ExportableNetwork.cpu_backend``; see benchmarks/BACKENDS.md): OpenCV's remap for the
-pixel warp, onnxruntime for the MLPs. The choice says why, so the CLI can print it.
+Order on a GPU machine: our TensorRT engines (with the CUDA kernels) > torch-tensorrt's compile of
+the eager module > onnxruntime's TensorRT provider > onnxruntime's CUDA provider > torch on CUDA.
+On a CPU the choice is per network, as measured (``ExportableNetwork.cpu_backend``; see
+benchmarks/BACKENDS.md): OpenCV's remap for the pixel warp, onnxruntime for the MLPs. The choice
+says why, so the CLI can print it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from streamer.backends.runner import OnnxRuntimeRunner, Precision, Runner, Torch
 from streamer.errors import InputError
 
 #: GPU backends, fastest first (each needs what ``availability`` checks).
-GPU_ORDER = ("tensorrt", "onnxruntime-tensorrt", "onnxruntime-cuda", "torch-cuda")
+GPU_ORDER = ("tensorrt", "torch-tensorrt", "onnxruntime-tensorrt", "onnxruntime-cuda", "torch-cuda")
 CPU_BACKENDS = ("onnxruntime", "torch", "opencv")
 BACKENDS = ("auto", *GPU_ORDER, *CPU_BACKENDS)
 _ORT_PROVIDER = {
@@ -50,6 +51,12 @@ def availability(name: str, facts: Facts, network: str = "pixel_warp") -> tuple[
         if not facts.torch_cuda:
             return False, f"no CUDA through torch ({facts.torch_cuda_reason})"
         return True, "TensorRT engine"
+    if name == "torch-tensorrt":
+        if not facts.torch_tensorrt:
+            return False, "torch-tensorrt is not installed (pip install torch-tensorrt matching torch)"
+        if not facts.torch_cuda:
+            return False, f"no CUDA through torch ({facts.torch_cuda_reason})"
+        return True, "torch-tensorrt compile (not cached on disk)"
     if name in _ORT_PROVIDER:
         provider = _ORT_PROVIDER[name]
         ok = provider in facts.ort_providers
@@ -99,10 +106,15 @@ def create_runner(
 
     net = get_network(choice.network)
     weights = weights or DEFAULT_WEIGHTS_DIR
-    if choice.name in ("torch", "torch-cuda"):
-        device = "cuda" if choice.name == "torch-cuda" else "cpu"
+    if choice.name in ("torch", "torch-cuda", "torch-tensorrt"):
+        device = "cpu" if choice.name == "torch" else "cuda"
         module = net.build(weights if net.weights_file else None)
-        return TorchRunner(module, net.inputs, net.outputs, device, precision, threads, net.fp32_inputs)
+        runner = TorchRunner(module, net.inputs, net.outputs, device, precision, threads, net.fp32_inputs)
+        if choice.name == "torch-tensorrt":
+            from export.tensorrt_build import compile_torch_tensorrt
+
+            runner.compile_with(lambda m: compile_torch_tensorrt(m, net, precision), "torch-tensorrt")
+        return runner
     if choice.name == "opencv":
         raise InputError("opencv is not a network runner; use remap_backend() for the pixel warp")
     onnx_path = _onnx_file(net.name, precision, onnx_dir, weights)

@@ -73,6 +73,13 @@ def _gpu_items() -> list[Item]:
             "pip install 'reenact[gpu]'",
         ),
         Item(
+            "torch-tensorrt",
+            importlib.util.find_spec("torch_tensorrt") is not None,
+            _version("torch-tensorrt") or "not installed",
+            "the torch-tensorrt backend (--backend torch-tensorrt: dynamo compile, not cached on disk)",
+            "pip install torch-tensorrt (matching the CUDA build of torch)",
+        ),
+        Item(
             "pycuda",
             importlib.util.find_spec("pycuda") is not None,
             _version("pycuda") or "not installed",

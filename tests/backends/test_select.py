@@ -19,6 +19,8 @@ FULL_GPU = Facts(torch_cuda=True, tensorrt=True, pycuda=True, ort_providers=("CU
     ("facts", "network", "expected"),
     [
         (FULL_GPU, "pixel_warp", "tensorrt"),
+        (Facts(torch_cuda=True, torch_tensorrt=True), "pixel_warp", "torch-tensorrt"),
+        (Facts(torch_tensorrt=True, torch_cuda_reason="no device"), "pixel_warp", "opencv"),
         (ORT_CUDA, "pixel_warp", "onnxruntime-cuda"),
         (Facts(torch_cuda=True), "idsg_retarget", "torch-cuda"),
         (Facts(tensorrt=True, torch_cuda_reason="no device"), "pixel_warp", "opencv"),
@@ -36,12 +38,15 @@ def test_auto_says_why_faster_ones_were_passed_over():
     choice = select_backend("pixel_warp", "auto", CPU_ONLY)
     rejected = dict(choice.rejected)
     assert "tensorrt is not installed" in rejected["tensorrt"]
+    assert "torch-tensorrt is not installed" in rejected["torch-tensorrt"]
     assert "CPU-only" in rejected["torch-cuda"]
 
 
 def test_unavailable_or_unknown_request_is_a_user_error():
     with pytest.raises(InputError, match="cannot run here: tensorrt is not installed"):
         select_backend("pixel_warp", "tensorrt", CPU_ONLY)
+    with pytest.raises(InputError, match="cannot run here: torch-tensorrt is not installed"):
+        select_backend("pixel_warp", "torch-tensorrt", CPU_ONLY)
     with pytest.raises(InputError, match="unknown backend"):
         select_backend("pixel_warp", "cuda-magic", CPU_ONLY)
     with pytest.raises(InputError, match="OpenCV only runs the pixel warp"):
