@@ -190,7 +190,7 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     retargeter = create_retargeter(opts.retarget, opts.motion, opts.size, opts.idsg_weights)
     backend = create_warp_backend(opts.backend, opts.size, opts.threads)
     geometric = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
-    runner = "torch" if opts.backend == "torch" else "onnxruntime"
+    runner = {"torch": "torch", "tensorrt": "tensorrt"}.get(backend.name, "onnxruntime")  # the RFG's graphs
     reenactor = create_generator(opts.generator, geometric, opts.integrator, opts.weights, opts.threads, runner)
     configure_threads(opts.threads)  # again: the torch backend and the IDSG import torch only now
     frame_path = resolve_frame_path(opts.frame_path, backend.name)

@@ -53,12 +53,14 @@ def _rfg_engines(reenactor: Any, device: Device, threads: int, precision: str) -
             model = export_part_onnx(parts[name], name, example_inputs(reenactor.nets)[name])
             engines[name] = OrtEngine(model, device, threads)
         else:
-            engines[name] = TensorRTEngine(_engine_file(get_network(name), parts[name], precision), device, precision)
+            engine = engine_for_module(get_network(name), parts[name], precision)
+            engines[name] = TensorRTEngine(engine, device, precision)
     return engines
 
 
-def _engine_file(net: Any, module: Any, precision: str):
-    """A TensorRT engine for ``module`` (cached by its ONNX hash and the GPU, export.tensorrt_build)."""
+def engine_for_module(net: Any, module: Any, precision: str = "fp32"):
+    """The TensorRT engine file for ``module`` exported as registered network ``net`` (cached by its
+    ONNX hash and the GPU, ``export.tensorrt_build``)."""
     from export.atomic import atomic_write_bytes, sha256_bytes
     from export.onnx_export import OnnxOptions, check_onnx, export_onnx, serialize, to_fp16
     from export.tensorrt_build import BuildConfig, engine_cache_dir, ensure_engine

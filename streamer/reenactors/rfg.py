@@ -8,7 +8,9 @@ net. The local state restarts (global only for one frame) on the first frame, af
 the target jumps further than a frame-to-frame motion could (``reset_motion``).
 
 Backends: ``torch`` runs the modules; ``onnxruntime`` runs the same graphs exported to ONNX
-(exported in memory at start-up, cached per process).
+(exported in memory at start-up, cached per process); ``tensorrt`` builds an engine per graph
+(cached on disk by ONNX hash and GPU). ``--frame-path kernels`` keeps the global integrator's
+tensors on the GPU instead (``streamer.framepath``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 
 Integrator = Literal["global", "global-local"]
 INTEGRATORS: tuple[str, ...] = ("global", "global-local")
-RFG_BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
+RFG_BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "tensorrt")
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "rfg.safetensors"
 
 
@@ -131,11 +133,43 @@ class _OrtParts:
         return self.sessions[name].run(None, feeds)
 
 
-_RUNNERS: dict[tuple, _TorchParts | _OrtParts] = {}
+class _TrtParts:
+    """Every deployed graph as a TensorRT engine (built from these networks and cached on disk)."""
+
+    def __init__(self, nets: RFGNetworks, precision: str = "fp32"):
+        from export.registry import get_network
+        from export.tensorrt_build import tensorrt_status
+        from streamer.backends.tensorrt import TensorRTRunner
+        from streamer.framepath.build import engine_for_module
+
+        ok, why = tensorrt_status()
+        if not ok:
+            raise InputError(f"the RFG cannot run on TensorRT here: {why}")
+        self.nets = nets
+        self.runners = {
+            name: TensorRTRunner(engine_for_module(get_network(name), module, precision), precision)
+            for name, module in nets.parts().items()
+        }
+
+    def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
+        runner = self.runners[name]
+        out = runner.infer(dict(zip(_INPUTS[name], inputs, strict=True)))
+        return [np.asarray(out[s.name], np.float32) for s in runner.output_spec]
+
+
+def _parts(nets: RFGNetworks, backend: str, threads: int) -> _TorchParts | _OrtParts | _TrtParts:
+    if backend == "onnxruntime":
+        return _OrtParts(nets, threads)
+    if backend == "tensorrt":
+        return _TrtParts(nets)
+    return _TorchParts(nets, threads)
+
+
+_RUNNERS: dict[tuple, _TorchParts | _OrtParts | _TrtParts] = {}
 _RUNNERS_LOCK = threading.Lock()
 
 
-def _shared_runner(path: Path, backend: str, threads: int) -> tuple[RFGNetworks, _TorchParts | _OrtParts]:
+def _shared_runner(path: Path, backend: str, threads: int) -> tuple[RFGNetworks, _TorchParts | _OrtParts | _TrtParts]:
     """Networks and runner per (weights file, backend, threads), built once per process.
 
     Live paths make a reenactor per stream; loading and exporting the graphs takes seconds, and both
@@ -146,7 +180,7 @@ def _shared_runner(path: Path, backend: str, threads: int) -> tuple[RFGNetworks,
     with _RUNNERS_LOCK:
         if key not in _RUNNERS:
             nets = load_rfg_weights(path)
-            _RUNNERS[key] = _OrtParts(nets, threads) if backend == "onnxruntime" else _TorchParts(nets, threads)
+            _RUNNERS[key] = _parts(nets, backend, threads)
         runner = _RUNNERS[key]
     return runner.nets, runner
 
@@ -183,7 +217,7 @@ class RFGReenactor:
             raise InputError(f"RFG backend must be one of {', '.join(RFG_BACKENDS)}, got {backend!r}")
         if networks is not None:
             self.nets = networks
-            self.runner = _OrtParts(networks, threads) if backend == "onnxruntime" else _TorchParts(networks, threads)
+            self.runner = _parts(networks, backend, threads)
         else:
             path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
             load_rfg_weights(path) if not path.is_file() else None  # the one-line error for a missing file

@@ -138,3 +138,15 @@ def test_resolve_frame_path():
     assert resolve_frame_path("kernels", "opencv") == "kernels"
     with pytest.raises(Exception, match="frame-path"):
         resolve_frame_path("gpu", "opencv")
+
+
+@needs_rfg
+def test_rfg_on_tensorrt_says_why_not_here():
+    """Without TensorRT the RFG's tensorrt backend is one clear error, not an import traceback."""
+    from export.tensorrt_build import tensorrt_status
+    from streamer.errors import InputError
+
+    if tensorrt_status()[0]:
+        pytest.skip("TensorRT is installed here")
+    with pytest.raises(InputError, match="cannot run on TensorRT here"):
+        RFGReenactor(integrator="global", backend="tensorrt")
