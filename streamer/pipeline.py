@@ -76,6 +76,17 @@ class FrameResult:
     driver: FaceLandmarks | None
 
 
+@dataclass(frozen=True)
+class DrawnFrame:
+    """A driver frame after tracking and reenactment: the final ``image``, or the ``crop`` still to
+    paste back (``ReenactmentPipeline.finish``)."""
+
+    image: np.ndarray | None
+    crop: np.ndarray | None
+    face_found: bool
+    driver: FaceLandmarks | None
+
+
 class FrameRenderer(Protocol):
     """Draw + paste-back in one stage (``streamer.framepath``: on a device, one download per frame)."""
 
@@ -125,6 +136,12 @@ class ReenactmentPipeline:
 
     def process(self, frame_bgr: np.ndarray) -> FrameResult:
         """The output frame for one driver frame."""
+        drawn = self.draw(frame_bgr)
+        return FrameResult(self.finish(drawn), drawn.face_found, drawn.driver)
+
+    def draw(self, frame_bgr: np.ndarray) -> DrawnFrame:
+        """Track, choose the reference and reenact one driver frame; the paste-back is left to
+        :meth:`finish`, which may run on another thread (it only reads the source and the compositor)."""
         self.frames += 1
         driver = self.tracker.update(frame_bgr)
         track = getattr(self.tracker, "last", None)  # the temporal tracker's pose and expression
@@ -135,16 +152,20 @@ class ReenactmentPipeline:
         if driver is None:
             # No face: paste-back shows the untouched source; crop-only repeats the last good crop.
             fallback = self._neutral if self.paste_back or self._last_good is None else self._last_good
-            return FrameResult(fallback, False, None)
+            return DrawnFrame(fallback, None, False, None)
         self.faces += 1
         if self.renderer is not None:
-            out = self.renderer.render(self.source, driver, self.reference)
-            self._last_good = out
-            return FrameResult(out, True, driver)
+            return DrawnFrame(self.renderer.render(self.source, driver, self.reference), None, True, driver)
         crop = self.reenactor.step(self.source.state, driver, self.reference)
         if self.paste_back and self.compositor is not None:
-            out = self.compositor.paste(self.source.canvas, crop, self.source.affine)
-        else:
-            out = crop
-        self._last_good = out
-        return FrameResult(out, True, driver)
+            return DrawnFrame(None, crop, True, driver)
+        self._last_good = crop
+        return DrawnFrame(crop, None, True, driver)
+
+    def finish(self, drawn: DrawnFrame) -> np.ndarray:
+        """The output image of a drawn frame: its crop pasted into the source canvas, or as it is."""
+        if drawn.crop is None:
+            assert drawn.image is not None
+            return drawn.image
+        assert self.compositor is not None
+        return self.compositor.paste(self.source.canvas, drawn.crop, self.source.affine)

@@ -89,3 +89,24 @@ def test_output_follows_driver_yaw_and_mouth(converted):
     assert np.ptp(d[ok, 0]) > 10  # the clip really turns
     assert r_yaw > 0.8, f"yaw correlation {r_yaw:.3f}"
     assert r_mouth > 0.8, f"mouth-opening correlation {r_mouth:.3f}"
+
+
+def test_compose_thread_error_aborts_cleanly(example_driver, tmp_path, monkeypatch):
+    """A failure on the compose thread surfaces in convert() and leaves no output and no temp file."""
+    from streamer.compositor import Compositor
+    from streamer.convert import ConvertOptions, convert
+    from streamer.examples import example_source_path
+
+    calls = []
+
+    def broken(self, frame, crop, affine):
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("paste failed")
+        return frame.copy()
+
+    monkeypatch.setattr(Compositor, "paste", broken)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError, match="paste failed"):
+        convert(ConvertOptions(example_source_path(), example_driver, out, progress=False))
+    assert not out.exists() and list(tmp_path.iterdir()) == []
