@@ -48,23 +48,3 @@ class TestMeshMapping:
         assert astronaut_face.confidence > 0.5
         assert astronaut_face.visibility.mean() > 0.9
 
-
-def test_video_detector_downscales_big_frames_and_answers_in_frame_pixels(astronaut):
-    """Video mode looks at big frames at VIDEO_MAX_SIDE; the points still come in the frame's pixels,
-    within 1% of the inter-ocular distance of a full-resolution detection."""
-    import cv2
-
-    from streamer.detectors.mediapipe_mesh import VIDEO_MAX_SIDE, MediaPipeDetector
-
-    big = cv2.resize(astronaut, (1600, 1600), interpolation=cv2.INTER_CUBIC)
-    assert max(big.shape[:2]) > VIDEO_MAX_SIDE
-    full, small = MediaPipeDetector("video", max_side=0), MediaPipeDetector("video")
-    try:
-        assert small.max_side == VIDEO_MAX_SIDE and MediaPipeDetector("image").max_side == 0
-        a, b = full.detect(big)[0], small.detect(big)[0]
-    finally:
-        full.close()
-        small.close()
-    iod = np.linalg.norm(a.points[36:42, :2].mean(0) - a.points[42:48, :2].mean(0))
-    assert iod > 120  # in the big frame's pixels (about 83 in the 960-pixel copy)
-    assert np.linalg.norm(a.points[:, :2] - b.points[:, :2], axis=1).mean() < 0.01 * iod

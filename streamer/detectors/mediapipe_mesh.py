@@ -103,29 +103,13 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-#: Longest side of the frames the video-mode detector looks at (see ``MediaPipeDetector``).
-VIDEO_MAX_SIDE = 960
-
-
 class MediaPipeDetector:
     """MediaPipe face mesh + BlazeFace scores, returning ``FaceLandmarks`` largest first."""
 
     name = "mediapipe"
 
-    def __init__(
-        self,
-        mode: DetectorMode = "image",
-        max_faces: int = 1,
-        min_confidence: float = 0.5,
-        max_side: int | None = None,
-    ):
-        """``max_side``: frames with a longer side are downscaled (INTER_AREA) before detection; the
-        points come back in the frame's own pixels. Default: 960 for video (the graphs work on 192-256
-        pixel crops anyway; on 720x1280 driver frames it saved ~4 ms a frame and moved the points by
-        0.30% of the inter-ocular distance on average, measured on LivePortrait d13), none for images."""
+    def __init__(self, mode: DetectorMode = "image", max_faces: int = 1, min_confidence: float = 0.5):
         import mediapipe as mp  # imported here: a heavy import, and only this detector needs it
-
-        self.max_side = max_side if max_side is not None else (VIDEO_MAX_SIDE if mode == "video" else 0)
 
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=(mode == "image"),
@@ -143,13 +127,8 @@ class MediaPipeDetector:
 
     def detect(self, image_bgr: np.ndarray) -> list[FaceLandmarks]:
         """All faces, largest first, in the image's pixel coordinates."""
-        h, w = image_bgr.shape[:2]
-        if self.max_side and max(h, w) > self.max_side:
-            scale = self.max_side / max(h, w)
-            small = (max(1, round(w * scale)), max(1, round(h * scale)))
-            image_bgr = cv2.resize(image_bgr, small, interpolation=cv2.INTER_AREA)
-        # MediaPipe returns normalised coordinates: times (w, h) of the original frame below.
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)  # a strided ::-1 copy costs ~10 ms on 720p, this ~1
+        h, w = rgb.shape[:2]
         result = self._mesh.process(rgb)
         if not result.multi_face_landmarks:
             return []
