@@ -21,6 +21,7 @@ from benchmarks.registry import BenchContext, Row, register
 from benchmarks.stats import Summary, summarize, time_calls
 from streamer.alignment import crop_image, crop_transform
 from streamer.compositor import Compositor
+from streamer.media.video_file import X264_PARAMS
 from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, GeometricSourceState
 from streamer.runtime import configure_threads
 
@@ -341,7 +342,11 @@ def bench_bgr2yuv(ctx: BenchContext) -> Iterator[Row]:
             yield Row("stage", "bgr2yuv", {"input": label, "impl": impl}, timing)
 
 
-@register("encode", "stage", "PyAV libx264 encode (yuv420p, crf 18, veryfast: as convert writes)")
+@register(
+    "encode",
+    "stage",
+    "PyAV libx264 encode (OpenCV I420 in, crf 18, veryfast, 1 thread, me=dia:subme=1: as convert writes)",
+)
 def bench_encode(ctx: BenchContext) -> Iterator[Row]:
     configure_threads(1)
     rate = round(ctx.inputs.fps)
@@ -352,9 +357,9 @@ def bench_encode(ctx: BenchContext) -> Iterator[Row]:
             with av.open(io.BytesIO(), "w", format="mp4") as out:
                 stream = out.add_stream("libx264", rate=rate)
                 stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-                stream.options = {"crf": "18", "preset": "veryfast"}
+                stream.options = {"crf": "18", "preset": "veryfast", "threads": "1", "x264-params": X264_PARAMS}
                 for i, image in enumerate(frames):
-                    frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+                    frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
                     frame.pts = i
                     out.mux(stream.encode(frame))
                 out.mux(stream.encode(None))
