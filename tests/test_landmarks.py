@@ -47,4 +47,3 @@ class TestMeshMapping:
         assert p[48, 0] < p[54, 0] and p[51, 1] < p[57, 1]
         assert astronaut_face.confidence > 0.5
         assert astronaut_face.visibility.mean() > 0.9
-

@@ -33,6 +33,8 @@ class LoopConfig:
     precision: str = "auto"  #: auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16
     device: str = "auto"  #: auto, cpu, cuda
     threads: int = 1  #: CPU threads per process
+    #: a model file to start from (fine-tuning; ignored on --resume); trainers without warm_start refuse it
+    init: str = ""
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,11 @@ def train(
     ckpt = latest_checkpoint(run_dir) if resume else None
     if ckpt is not None:
         step = int(load_checkpoint(ckpt, modules, optimizers)["step"])
+    elif loop.init:
+        warm_start = getattr(task, "warm_start", None)
+        if warm_start is None:
+            raise InputError(f"the {config.trainer} trainer cannot start from a model file (loop.init)")
+        warm_start(Path(loop.init))
     broadcast_modules(info, modules)
     ctx = StepContext(info, resolve_dtype(loop.precision, info.device))
     writer = MetricsWriter(run_dir, truncate_after=step, enabled=info.is_main)

@@ -96,3 +96,50 @@ def test_rfg_trains_exports_and_resumes(two_identities, tmp_path):
     lines = (run / "metrics.csv").read_text().splitlines()
     steps = sorted({int(line.split(",")[0]) for line in lines[1:] if ",train," in line})
     assert steps == [1, 2, 3, 4, 5]
+
+
+def test_rollout_training_and_warm_start(two_identities, tmp_path):
+    """losses.rollout = R: each batch carries the R earlier frames of the same pairs (oldest first), L
+    trains on the system's own rolled-out output; loop.init starts G/L/C from a model file."""
+    from streamer.models.rfg import load_networks
+    from training.config import config_from_dict, read_config_file
+    from training.dataset import LandmarkDataset
+    from training.distributed import DistInfo
+    from training.loop import train
+    from training.rfg.task import RFGTask, earlier
+
+    raw = read_config_file("rfg")
+    raw["loop"].update(steps=2, batch_size=2, log_every=1, val_every=100, ckpt_every=100, steps_per_epoch=3)
+    raw["losses"]["rollout"] = 2
+    first = train(config_from_dict(raw), two_identities, tmp_path / "a", progress=False)
+    assert first.step == 2 and np.isfinite(first.validation["psnr_glc"])
+
+    cfg = config_from_dict(raw)
+    task = RFGTask(cfg, LandmarkDataset(two_identities), DistInfo(0, 1, 0, torch.device("cpu")))
+    batch = task.batch(0, 0)
+    assert len(batch["rollout"]) == 2
+    rows, _ = task._rows(0, 0)
+    assert [r.driver_frame for r in earlier(rows, 2)] == [max(r.driver_frame - 2, 0) for r in rows]
+    rolled = task.rolled_out(batch["rollout"])
+    assert rolled.shape == batch["prev"].shape and not rolled.requires_grad
+
+    model = tmp_path / "a" / "model.safetensors"
+    raw["loop"]["init"] = str(model)
+    raw["loop"]["steps"] = 1
+    warm = RFGTask(config_from_dict(raw), LandmarkDataset(two_identities), DistInfo(0, 1, 0, torch.device("cpu")))
+    warm.warm_start(model)
+    nets = load_networks(model)
+    for k, v in nets.local.state_dict().items():
+        torch.testing.assert_close(warm.local.state_dict()[k], v)
+    assert train(config_from_dict(raw), two_identities, tmp_path / "b", progress=False).step == 1
+
+
+def test_init_is_refused_by_trainers_without_warm_start(prepared_example, tmp_path):
+    from streamer.errors import InputError
+    from training.config import config_from_dict, read_config_file
+    from training.loop import train
+
+    raw = read_config_file("idsg")
+    raw["loop"].update(steps=1, init=str(tmp_path / "x.safetensors"))
+    with pytest.raises(InputError, match="cannot start from a model file"):
+        train(config_from_dict(raw), prepared_example, tmp_path / "run", progress=False)

@@ -24,6 +24,11 @@ class RFGLossConfig:
     cross_fraction: float = 0.25  #: share of cross-identity samples once they start
     cross_start: int = 2000  #: step from which cross-identity pairs are mixed in (fine-tuning)
     max_blur: float = 10.0  #: sigma range of the blur on the local integrator's input
+    #: Frames the system runs on its own outputs before the trained frame (0: L's input is the blurred
+    #: real frame t-1). With R > 0, frame t-R is drawn by G alone (as the runtime does after a reset),
+    #: then G+L+C follow frame by frame without gradients, and L trains on that output, the input it
+    #: gets when it runs.
+    rollout: int = 0
 
 
 def masked_l1(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -37,6 +37,17 @@ from training.rfg import losses as L
 from training.rfg.data import PairDrawer, PairRow, SampleBuilder, frontal_frame
 from training.samplers import batch_rng, split_by_identity
 
+#: Frames the validation runs the system on its own outputs before the measured frame.
+VAL_ROLLOUT = 8
+
+
+def earlier(rows: list[PairRow], back: int) -> list[PairRow]:
+    """The same pairs ``back`` driver frames earlier (clamped at frame 0)."""
+    return [
+        PairRow(r.source_video, r.source_frame, r.driver_video, max(r.driver_frame - back, 0), r.reference_frame)
+        for r in rows
+    ]
+
 
 class RFGTask:
     """Builds the RFG networks and trains them on a prepared dataset (see ``training.loop.Task``)."""
@@ -99,20 +110,45 @@ class RFGTask:
         rank, world = self.info.rank, self.info.world
         return rows[rank::world], rng
 
-    def _build(self, epoch: int, index: int) -> dict[str, np.ndarray]:
+    def _build(self, epoch: int, index: int) -> list[dict[str, np.ndarray]]:
+        """The batch, preceded (rollout R > 0) by the same rows' R previous driver frames, oldest first."""
         rows, rng = self._rows(epoch, index)
-        return self.builder.batch(rows, rng, self.w.max_blur)
+        steps = [self.builder.batch(earlier(rows, back), rng, 0.0) for back in range(self.w.rollout, 0, -1)]
+        return [*steps, self.builder.batch(rows, rng, self.w.max_blur)]
 
     def batch(self, epoch: int, index: int) -> dict[str, torch.Tensor]:
-        """This process's share of global batch (epoch, index); the next one is built meanwhile."""
+        """This process's share of global batch (epoch, index); the next one is built meanwhile.
+        With a rollout, the earlier frames' batches are under ``"rollout"`` (oldest first)."""
         key = (epoch, index)
-        if self._next is not None and self._next[0] == key:
-            arrays = self._next[1].result()
-        else:
-            arrays = self._build(epoch, index)
+        ready = self._next is not None and self._next[0] == key
+        built = self._next[1].result() if ready and self._next is not None else self._build(epoch, index)
         nxt = (epoch, index + 1) if index + 1 < self.config.loop.steps_per_epoch else (epoch + 1, 0)
         self._next = (nxt, self._pool.submit(self._build, *nxt))
-        return {k: torch.from_numpy(np.asarray(v)).to(self.info.device) for k, v in arrays.items()}
+        tensors = [{k: torch.from_numpy(np.asarray(v)).to(self.info.device) for k, v in a.items()} for a in built]
+        out: dict = tensors[-1]
+        if len(tensors) > 1:
+            out["rollout"] = tensors[:-1]
+        return out
+
+    def warm_start(self, path: Path) -> None:
+        """Start G, L and C from a model file (e.g. the shipped rfg.safetensors); the rest starts fresh."""
+        from streamer.models.rfg import load_networks
+
+        nets = load_networks(path)
+        if nets.config != self.cfg:
+            raise ValueError(f"{path} holds a different RFG configuration than this run's model settings")
+        for mine, theirs in ((self.gen, nets.gen), (self.local, nets.local), (self.calib, nets.calib)):
+            mine.load_state_dict(theirs.state_dict())
+
+    @torch.no_grad()
+    def rolled_out(self, steps: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """The system's own output after ``steps`` (oldest first): G alone on the first, G+L+C after."""
+        y: torch.Tensor | None = None
+        for b in steps:
+            out = self.forward(b, prev=y)
+            y = out["y_g"] if y is None else out["y_c"]
+        assert y is not None
+        return y.detach()
 
     # ---- networks -----------------------------------------------------------------------------------
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -161,7 +197,8 @@ class RFGTask:
         self.regressor.requires_grad_(False)
 
         with ctx.autocast():
-            out = self.forward(b)
+            prev = self.rolled_out(b["rollout"]) if "rollout" in b else None
+            out = self.forward(b, prev=prev)
         y_g, y_l, y_c = out["y_g"], out["y_l"], out["y_c"]
 
         # Discriminators: real frames vs G and C outputs; shape maps of real vs generated faces.
@@ -236,7 +273,8 @@ class RFGTask:
     # ---- validation and export ------------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Held-out identities: PSNR/SSIM of the geometric base, G, and G+L+C (L fed G's own t-1 output)."""
+        """Held-out identities: PSNR/SSIM of the geometric base, G, and G+L+C after the system ran on its
+        own outputs for the ``VAL_ROLLOUT`` frames before (G alone on the first, as after a reset)."""
         mods = (self.gen, self.local, self.calib)
         for m in mods:
             m.eval()
@@ -244,13 +282,12 @@ class RFGTask:
         sums: dict[str, list[float]] = {}
         for i in range(0, len(self.val_rows), 8):
             rows = self.val_rows[i : i + 8]
-            prev_rows = [
-                PairRow(r.source_video, r.source_frame, r.driver_video, r.driver_frame - 1, r.source_frame)
-                for r in rows
-            ]
-            b = {k: torch.from_numpy(v) for k, v in self.val_builder.batch(rows, rng, 0.0).items()}
-            bp = {k: torch.from_numpy(v) for k, v in self.val_builder.batch(prev_rows, rng, 0.0).items()}
-            y_prev = self.forward(bp)["y_g"]
+
+            def batch(rs: list[PairRow]) -> dict[str, torch.Tensor]:
+                return {k: torch.from_numpy(v) for k, v in self.val_builder.batch(rs, rng, 0.0).items()}
+
+            b = batch(rows)
+            y_prev = self.rolled_out([batch(earlier(rows, back)) for back in range(VAL_ROLLOUT, 0, -1)])
             out = self.forward(b, prev=y_prev)
             for name, y in (("base", b["base"]), ("g", out["y_g"]), ("glc", out["y_c"])):
                 sums.setdefault(f"psnr_{name}", []).extend(L.psnr(y, b["gt"], b["mask"]).tolist())
