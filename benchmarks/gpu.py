@@ -5,8 +5,9 @@ with and without CUDA graphs.
 
 Stages (all on one CUDA stream, device buffers only): preprocess kernel (frame -> normalised crop),
 the per-frame engines, denormalise + paste kernels; end to end is the three queued back to back,
-timed with CUDA events (no host copies). Without an NVIDIA GPU, TensorRT and pycuda it says what is
-missing and exits 2.
+timed with CUDA events (no host copies). Then the product's kernel frame path (``streamer.framepath``,
+RFG global) per frame, host-timed with its uploads and the one download. Without an NVIDIA GPU,
+TensorRT and pycuda it says what is missing and exits 2.
 """
 
 from __future__ import annotations
@@ -139,6 +140,47 @@ def run(out: Path, iters: int) -> list[tuple[str, str, str, float]]:
     return rows
 
 
+def frame_path_rows(iters: int) -> list[tuple[str, str, str, float]]:
+    """The product's kernel frame path (``reenact convert --frame-path kernels --generator rfg``) per
+    frame, timed on the host: geometric draw on the CPU, upload, RFG engines, paste kernels, download."""
+    import contextlib
+    import time
+
+    from export.registry import astronaut_bgr
+    from streamer.detectors import create_detector
+    from streamer.framepath.build import create_device_renderer
+    from streamer.pipeline import prepare_source
+    from streamer.reenactors.rfg import DEFAULT_WEIGHTS, RFGReenactor
+
+    if not DEFAULT_WEIGHTS.is_file():
+        print("not benchmarked: frame path (no RFG weights)")
+        return []
+    canvas = astronaut_bgr()
+    reenactor = RFGReenactor(integrator="global")
+    with contextlib.closing(create_detector("auto", "image")) as detector:
+        source = prepare_source(canvas, detector, reenactor)
+    rows = []
+    for precision in ("fp32", "fp16"):
+        renderer = create_device_renderer(reenactor, "cuda", precision=precision)
+        try:
+            renderer.prepare(source)
+            face = source.landmarks
+            for _ in range(5):
+                renderer.render(source, face, face)
+            times = []
+            for _ in range(iters):
+                start = time.perf_counter()
+                renderer.render(source, face, face)
+                times.append((time.perf_counter() - start) * 1000)
+        finally:
+            renderer.device.close()  # type: ignore[attr-defined]
+        times.sort()
+        rows.append(
+            ("frame path rfg-global (draw, upload, engines, paste, download)", precision, "off", times[len(times) // 2])
+        )
+    return rows
+
+
 def markdown(rows: list[tuple[str, str, str, float]]) -> str:
     lines = ["| stage | precision | CUDA graphs | median ms | fps |", "|---|---|---|---:|---:|"]
     lines += [f"| {s} | {p} | {g} | {ms:.3f} | {1000 / ms:.0f} |" for s, p, g, ms in rows]
@@ -155,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if lacking:
         sys.stderr.write("benchmarks.gpu needs an NVIDIA GPU: " + "; ".join(lacking) + " (see reenact doctor)\n")
         return EXIT_NO_GPU
-    report = markdown(run(args.out, args.iters))
+    report = markdown(run(args.out, args.iters) + frame_path_rows(min(args.iters, 100)))
     print(report)
     if args.markdown is not None:
         args.markdown.write_text(report, encoding="utf-8")
