@@ -186,4 +186,4 @@ def test_unknown_integrator_and_backend_are_input_errors():
     with pytest.raises(InputError, match="--integrator"):
         RFGReenactor(networks=nets, integrator="local")
     with pytest.raises(InputError, match="backend"):
-        RFGReenactor(networks=nets, backend="tensorrt")
+        RFGReenactor(networks=nets, backend="cuda-magic")
