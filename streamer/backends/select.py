@@ -43,20 +43,24 @@ class BackendChoice:
         return f"{self.network}: backend {self.name} ({self.reason})"
 
 
+def _on_torch_cuda(facts: Facts, installed: bool, missing: str, ok: str) -> tuple[bool, str]:
+    """A package that runs on torch's CUDA buffers: installed, and torch sees a GPU."""
+    if not installed:
+        return False, missing
+    if not facts.torch_cuda:
+        return False, f"no CUDA through torch ({facts.torch_cuda_reason})"
+    return True, ok
+
+
 def availability(name: str, facts: Facts, network: str = "pixel_warp") -> tuple[bool, str]:
     """Whether backend ``name`` can run ``network`` on a machine with ``facts``, and why (not)."""
     if name == "tensorrt":
-        if not facts.tensorrt:
-            return False, "tensorrt is not installed (pip install 'reenact[gpu]')"
-        if not facts.torch_cuda:
-            return False, f"no CUDA through torch ({facts.torch_cuda_reason})"
-        return True, "TensorRT engine"
+        return _on_torch_cuda(
+            facts, facts.tensorrt, "tensorrt is not installed (pip install 'reenact[gpu]')", "TensorRT engine"
+        )
     if name == "torch-tensorrt":
-        if not facts.torch_tensorrt:
-            return False, "torch-tensorrt is not installed (pip install torch-tensorrt matching torch)"
-        if not facts.torch_cuda:
-            return False, f"no CUDA through torch ({facts.torch_cuda_reason})"
-        return True, "torch-tensorrt compile (not cached on disk)"
+        missing = "torch-tensorrt is not installed (pip install torch-tensorrt matching torch)"
+        return _on_torch_cuda(facts, facts.torch_tensorrt, missing, "torch-tensorrt compile (not cached on disk)")
     if name in _ORT_PROVIDER:
         provider = _ORT_PROVIDER[name]
         ok = provider in facts.ort_providers
