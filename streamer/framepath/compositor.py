@@ -60,8 +60,7 @@ class DeviceCompositor:
     def canvas_pointers(self) -> host.PlanePointers:
         """The uploaded canvas as a kernel frame (e.g. for the preprocess kernel)."""
         assert self.canvas is not None, "set_canvas first"
-        h, w = self.canvas.shape[:2]
-        return host.PlanePointers("bgr", w, h, (self.canvas.ptr, 0, 0), (3 * w, 0, 0))
+        return self.canvas.as_bgr_frame()
 
     def compose(self, crop: Buffer, layout: TensorLayout) -> np.ndarray:
         """The canvas with the (1, 3, S, S) ``crop`` tensor pasted in, downloaded once."""

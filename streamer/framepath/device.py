@@ -30,6 +30,13 @@ class Buffer:
     def nbytes(self) -> int:
         return int(np.prod(self.shape)) * self.dtype.itemsize
 
+    def as_bgr_frame(self) -> host.PlanePointers:
+        """This (h, w, 3) uint8 buffer as a packed BGR kernel frame (rows without padding)."""
+        if len(self.shape) != 3 or self.shape[2] != 3 or self.dtype != np.uint8:
+            raise ValueError(f"a packed BGR frame is (h, w, 3) uint8, not {self.dtype} {self.shape}")
+        h, w = self.shape[:2]
+        return host.PlanePointers("bgr", w, h, (self.ptr, 0, 0), (3 * w, 0, 0))
+
 
 class Device(Protocol):
     """Memory, copies and kernel launches, all ordered (one stream on a GPU)."""

@@ -38,8 +38,8 @@ def _upload_crop(device: Device, staging: Buffer, image: np.ndarray, out: Buffer
     """Upload a (S, S, 3) uint8 BGR image and normalise it on the device into ``out`` (1, 3, S, S)."""
     size = staging.shape[0]
     device.upload(staging, np.ascontiguousarray(image))
-    frame = host.PlanePointers("bgr", size, size, (staging.ptr, 0, 0), (3 * size, 0, 0))
-    device.launch(host.preprocess_launch(frame, IDENTITY, out.ptr, size, out.dtype == np.float16, layout=layout))
+    half = out.dtype == np.float16
+    device.launch(host.preprocess_launch(staging.as_bgr_frame(), IDENTITY, out.ptr, size, half, layout=layout))
 
 
 def _upload(device: Device, dst: Buffer, array: np.ndarray) -> None:
