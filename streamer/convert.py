@@ -185,14 +185,14 @@ def _composer(in_q: queue.Queue, out_q: queue.Queue, errors: list) -> None:
     """Resolves deferred frames in order and passes everything on to the writer."""
     while True:
         item = in_q.get()
-        if item is not _END and isinstance(item, _Deferred) and not errors:
+        if isinstance(item, _Deferred):
+            if errors:
+                continue  # after an error: keep draining so the producer never blocks
             try:
                 item = item()
             except Exception as exc:  # noqa: BLE001 - handed to the main thread, which reports it
                 errors.append(exc)
                 continue
-        if isinstance(item, _Deferred):
-            continue  # after an error: keep draining so the producer never blocks
         out_q.put(item)
         if item is _END:
             return
