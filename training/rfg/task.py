@@ -120,8 +120,8 @@ class RFGTask:
         """This process's share of global batch (epoch, index); the next one is built meanwhile.
         With a rollout, the earlier frames' batches are under ``"rollout"`` (oldest first)."""
         key = (epoch, index)
-        ready = self._next is not None and self._next[0] == key
-        built = self._next[1].result() if ready and self._next is not None else self._build(epoch, index)
+        pending = self._next
+        built = pending[1].result() if pending is not None and pending[0] == key else self._build(epoch, index)
         nxt = (epoch, index + 1) if index + 1 < self.config.loop.steps_per_epoch else (epoch + 1, 0)
         self._next = (nxt, self._pool.submit(self._build, *nxt))
         tensors = [{k: torch.from_numpy(np.asarray(v)).to(self.info.device) for k, v in a.items()} for a in built]
@@ -280,12 +280,12 @@ class RFGTask:
             m.eval()
         rng = np.random.default_rng(0)
         sums: dict[str, list[float]] = {}
+
+        def batch(rs: list[PairRow]) -> dict[str, torch.Tensor]:
+            return {k: torch.from_numpy(v) for k, v in self.val_builder.batch(rs, rng, 0.0).items()}
+
         for i in range(0, len(self.val_rows), 8):
             rows = self.val_rows[i : i + 8]
-
-            def batch(rs: list[PairRow]) -> dict[str, torch.Tensor]:
-                return {k: torch.from_numpy(v) for k, v in self.val_builder.batch(rs, rng, 0.0).items()}
-
             b = batch(rows)
             y_prev = self.rolled_out([batch(earlier(rows, back)) for back in range(VAL_ROLLOUT, 0, -1)])
             out = self.forward(b, prev=y_prev)
