@@ -43,15 +43,14 @@ def resolve_frame_path(requested: str, warp_backend: str) -> str:
 def _rfg_engines(reenactor: Any, device: Device, threads: int, precision: str) -> dict[str, DeviceEngine]:
     """The RFG's per-source part and global integrator, exported from the reenactor's own networks."""
     from export.registry import get_network
+    from streamer.reenactors.rfg import example_inputs, export_part_onnx
 
     parts = reenactor.nets.parts()
+    examples = example_inputs(reenactor.nets) if isinstance(device, HostDevice) else {}  # runs rfg_source once
     engines: dict[str, DeviceEngine] = {}
     for name in RFG_DEVICE_PARTS:
         if isinstance(device, HostDevice):
-            from streamer.reenactors.rfg import example_inputs, export_part_onnx
-
-            model = export_part_onnx(parts[name], name, example_inputs(reenactor.nets)[name])
-            engines[name] = OrtEngine(model, device, threads)
+            engines[name] = OrtEngine(export_part_onnx(parts[name], name, examples[name]), device, threads)
         else:
             engine = engine_for_module(get_network(name), parts[name], precision)
             engines[name] = TensorRTEngine(engine, device, precision)
