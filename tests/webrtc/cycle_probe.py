@@ -12,8 +12,9 @@ import asyncio
 import gc
 import json
 import threading
-import time
 from pathlib import Path
+
+from live_helpers import until
 
 from streamer.examples import example_source_path
 from streamer.live.config import LiveConfig
@@ -37,13 +38,6 @@ def _rss_mb() -> float:
     return 0.0
 
 
-async def _until(predicate, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < end:
-        await asyncio.sleep(0.1)
-    return predicate()
-
-
 async def _scenario(driver: Path, cycles: int, warmup: int) -> dict:
     config = LiveConfig(max_side=512)
     library = SourceLibrary(prepare_file(example_source_path(), config))
@@ -57,7 +51,7 @@ async def _scenario(driver: Path, cycles: int, warmup: int) -> dict:
         await client.close()
 
     async def settled(server) -> None:
-        if not await _until(lambda: not server.sessions, 10):
+        if not await until(lambda: not server.sessions, 10):
             raise RuntimeError("sessions still open after the cycles")
         await asyncio.sleep(0.5)
         gc.collect()

@@ -24,6 +24,7 @@ import aiohttp
 import av
 import cv2
 import pytest
+from live_helpers import until
 
 from streamer.webrtc.ice import is_loopback
 
@@ -184,14 +185,14 @@ def test_browser_shows_reenacted_stream(serve, driver_path, library, astronaut, 
                 await _until_js(cdp, "window.reenactState.sourceId !== null", 60)
                 source_id = await cdp.evaluate("window.reenactState.sourceId")
                 chosen = library.get(source_id)
-                switched = await _until(lambda: all(s.worker.stream.source is chosen for s in sessions), 20)
+                switched = await until(lambda: all(s.worker.stream.source is chosen for s in sessions), 20)
                 shown = await cdp.evaluate("window.reenactState.framesShown")
                 await _until_js(cdp, f"window.reenactState.framesShown > {shown + 20}", 60)
                 after = await cdp.evaluate(BRIGHTNESS_JS)
                 shot = await cdp.call("Page.captureScreenshot", format="png")
                 (ARTIFACTS / "webrtc_browser.png").write_bytes(base64.b64decode(shot["data"]))
                 await cdp.evaluate("document.getElementById('stop').click()")
-                closed = await _until(lambda: not server.sessions, 10)
+                closed = await until(lambda: not server.sessions, 10)
                 return state, pixels, server_side, closed, (source_id, switched, after)
 
     state, pixels, server_side, closed, (source_id, switched, after) = asyncio.run(scenario())
@@ -221,13 +222,6 @@ def _server_pair(session) -> tuple[tuple[str, str] | None, list[str]]:
     pair = connection._nominated.get(1)
     hosts = [c.host for c in connection.remote_candidates]
     return ((pair.local_candidate.host, pair.remote_candidate.host) if pair else None), hosts
-
-
-async def _until(predicate, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < end:
-        await asyncio.sleep(0.1)
-    return predicate()
 
 
 async def _until_js(cdp: DevTools, expression: str, timeout: float) -> None:

@@ -10,12 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-
-async def _until(predicate, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < end:
-        await asyncio.sleep(0.1)
-    return predicate()
+from live_helpers import until
 
 
 def test_peer_that_vanishes_is_closed(serve, driver_path, stream_threads):
@@ -28,7 +23,7 @@ def test_peer_that_vanishes_is_closed(serve, driver_path, stream_threads):
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
             try:
-                streaming = await _until(
+                streaming = await until(
                     lambda: any(s.stats.processed > 5 for s in server.sessions.values()), timeout=60
                 )
             finally:
@@ -36,7 +31,7 @@ def test_peer_that_vanishes_is_closed(serve, driver_path, stream_threads):
                 await child.wait()
             assert streaming, "the client never streamed"
             killed_at = time.monotonic()
-            assert await _until(lambda: not server.sessions, timeout=10), "vanished peer still open"
+            assert await until(lambda: not server.sessions, timeout=10), "vanished peer still open"
             waited = time.monotonic() - killed_at
             other = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and "peer-" in t.get_name()]
             return waited, other

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
 import cv2
 import numpy as np
 import pytest
+from live_helpers import until
 
 from streamer.webrtc.client import LoopbackClient
 
@@ -18,13 +18,6 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float:
     ga, gb = (cv2.resize(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY), (128, 128)).astype(np.float64) for x in (a, b))
     ga, gb = ga - ga.mean(), gb - gb.mean()
     return float((ga * gb).sum() / np.sqrt((ga * ga).sum() * (gb * gb).sum()))
-
-
-async def _wait_until(predicate, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < end:
-        await asyncio.sleep(0.05)
-    return predicate()
 
 
 def test_reenacted_frames_come_back(serve, driver_frames, library, image_detector, stream_threads):
@@ -38,7 +31,7 @@ def test_reenacted_frames_come_back(serve, driver_frames, library, image_detecto
             assert await client.wait_frames(40, timeout=30), f"only {client.result.frames} frames came back"
             await asyncio.sleep(1.5)  # a stats message with the timeline origin
             result = await client.close()
-            assert await _wait_until(lambda: not server.sessions, 5), "session not closed after hang-up"
+            assert await until(lambda: not server.sessions, 5, every=0.05), "session not closed after hang-up"
             return result
 
     result = asyncio.run(scenario())
@@ -86,7 +79,7 @@ def test_controls_and_per_peer_sources(serve, driver_frames, library, astronaut)
             a.send_control({"type": "reanchor"})
             a.send_control({"type": "paste_back", "value": False})
             size = library.get(None).crop.shape[:2]
-            assert await _wait_until(lambda: a.result.last_image.shape[:2] == size, 10), "crop-only never arrived"
+            assert await until(lambda: a.result.last_image.shape[:2] == size, 10, every=0.05), "crop-only never arrived"
             b.send_control({"type": "nonsense"})
             await asyncio.sleep(1.2)
             await a.close()
