@@ -133,6 +133,30 @@ def test_rollout_training_and_warm_start(two_identities, tmp_path):
         torch.testing.assert_close(warm.local.state_dict()[k], v)
     assert train(config_from_dict(raw), two_identities, tmp_path / "b", progress=False).step == 1
 
+    # A run's checkpoint folder warm-starts all six networks (the regressor and discriminators too).
+    from training.checkpoint import latest_checkpoint
+
+    ckpt = latest_checkpoint(tmp_path / "a")
+    assert ckpt is not None
+    warm.warm_start(ckpt)
+    for name, module in first_task_modules(ckpt).items():
+        for k, v in module.items():
+            torch.testing.assert_close(warm.modules()[name].state_dict()[k], v)
+    other = config_from_dict({**raw, "model": {"feat_channels": 16}})
+    with pytest.raises(ValueError, match="different RFG configuration"):
+        RFGTask(other, LandmarkDataset(two_identities), DistInfo(0, 1, 0, torch.device("cpu"))).warm_start(ckpt)
+
+
+def first_task_modules(ckpt) -> dict[str, dict[str, torch.Tensor]]:
+    """The checkpoint's tensors grouped by network name."""
+    from safetensors.torch import load_file
+
+    grouped: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in load_file(str(ckpt / "weights.safetensors")).items():
+        name, _, rest = key.partition(".")
+        grouped.setdefault(name, {})[rest] = value
+    return grouped
+
 
 def test_init_is_refused_by_trainers_without_warm_start(prepared_example, tmp_path):
     from streamer.errors import InputError

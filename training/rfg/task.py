@@ -29,6 +29,7 @@ from streamer.models.rfg import (
     save_networks,
     soft_landmark_map,
 )
+from training.checkpoint import load_weights
 from training.config import RunConfig
 from training.dataset import LandmarkDataset
 from training.distributed import DistInfo
@@ -131,9 +132,18 @@ class RFGTask:
         return out
 
     def warm_start(self, path: Path) -> None:
-        """Start G, L and C from a model file (e.g. the shipped rfg.safetensors); the rest starts fresh."""
-        from streamer.models.rfg import load_networks
+        """Start from a model file (e.g. the shipped rfg.safetensors: G, L and C; the discriminators and
+        the landmark regressor start fresh) or from a run's checkpoint folder (all six networks, so a
+        fine-tuning stage does not begin with an untrained regressor driving the landmark loss)."""
+        from streamer.models.rfg import RFGConfig, load_networks
 
+        path = Path(path)
+        if path.is_dir():
+            state = json.loads((path / "state.json").read_text())
+            if RFGConfig.from_dict(state["config"].get("model") or {}) != self.cfg:
+                raise ValueError(f"{path} holds a different RFG configuration than this run's model settings")
+            load_weights(path / "weights.safetensors", self.modules())
+            return
         nets = load_networks(path)
         if nets.config != self.cfg:
             raise ValueError(f"{path} holds a different RFG configuration than this run's model settings")
