@@ -31,6 +31,7 @@ class ModelEntry:
     simplified: str  #: how it was simplified ("" when not)
     checks: list[dict] = field(default_factory=list)  #: export.validate.Check as dicts
     tensorrt_issues: list[dict] = field(default_factory=list)  #: export.trt_ops.OpIssue as dicts
+    sampler: str = "grid_sample"  #: bilinear resampling as GridSample or gathers (streamer.models.sampling)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ class ExportConfig:
     random_weights: bool = False  #: export networks whose weights are missing with random init (shapes only)
     networks: tuple[str, ...] = ()  #: names to export (empty: all registered)
     validate_batch: int = 1  #: batch used for validation
+    #: resampling as ONNX GridSample (for TensorRT) or gathers (4x faster in onnxruntime's CPU kernels)
+    sampler: str = "grid_sample"
 
 
 class ExportFailed(RuntimeError):
@@ -57,7 +59,7 @@ def _build(net: ExportableNetwork, cfg: ExportConfig):
 def export_network(net: ExportableNetwork, cfg: ExportConfig, say: Callable[[str], None] = print) -> ModelEntry:
     """Export, check, simplify, convert and validate one network; writes ``<name>.<precision>.onnx``."""
     module, weights = _build(net, cfg)
-    opts = OnnxOptions(cfg.opset, cfg.dynamic_batch and net.dynamic_batch, cfg.simplify)
+    opts = OnnxOptions(cfg.opset, cfg.dynamic_batch and net.dynamic_batch, cfg.simplify, cfg.sampler)
     model = check_onnx(export_onnx(net, module, opts))
     how = ""
     if cfg.simplify:
@@ -98,6 +100,7 @@ def export_network(net: ExportableNetwork, cfg: ExportConfig, say: Callable[[str
         simplified=how,
         checks=[{**asdict(c), "ok": c.ok} for c in checks],
         tensorrt_issues=[asdict(i) for i in issues],
+        sampler=cfg.sampler,
     )
 
 

@@ -66,23 +66,26 @@ class TorchRemap:
 
 
 def export_pixel_warp_onnx(height: int, width: int, opset: int = 18, out_size: tuple[int, int] | None = None) -> bytes:
-    """ONNX bytes of ``PixelMapWarp`` for a ``height`` x ``width`` BGR image and an ``out_size`` (h, w) map."""
+    """ONNX bytes of ``PixelMapWarp`` for a ``height`` x ``width`` BGR image and an ``out_size`` (h, w) map,
+    resampling by gathers (onnxruntime's CPU ``GridSample`` is 4x slower: ``streamer.models.sampling``)."""
     import torch
 
     from streamer.models.pixel_warp import PixelMapWarp
+    from streamer.models.sampling import sampler
 
     buf = io.BytesIO()
     oh, ow = out_size or (height, width)
     args = (torch.zeros(1, 3, height, width), torch.zeros(1, oh, ow, 2))
-    torch.onnx.export(
-        PixelMapWarp().eval(),
-        args,
-        buf,
-        input_names=["image", "pixel_map"],
-        output_names=["warped"],
-        opset_version=opset,
-        dynamo=False,
-    )
+    with sampler("gather"):
+        torch.onnx.export(
+            PixelMapWarp().eval(),
+            args,
+            buf,
+            input_names=["image", "pixel_map"],
+            output_names=["warped"],
+            opset_version=opset,
+            dynamo=False,
+        )
     return buf.getvalue()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact export``."""
     from export.registry import DEFAULT_WEIGHTS_DIR, NETWORKS
+    from streamer.models.sampling import SAMPLERS
 
     p = sub.add_parser(
         "export",
@@ -28,6 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-simplify", dest="simplify", action="store_false", help="skip graph simplification")
     p.add_argument("--random-weights", action="store_true", help="export networks without weights at random init")
     p.add_argument("--only", nargs="+", choices=tuple(NETWORKS), default=(), help="export only these networks")
+    p.add_argument(
+        "--sampler",
+        choices=("auto", *SAMPLERS),
+        default="auto",
+        help="bilinear resampling in the graphs: grid_sample (ONNX GridSample, TensorRT's native layer) or gather "
+        "(4x faster in onnxruntime's CPU kernels); auto: grid_sample with --tensorrt, else gather",
+    )
     p.add_argument("--engine-dir", type=Path, default=None, help="engine cache (default: OUT/engines)")
     p.set_defaults(func=_run_export)
 
@@ -54,6 +62,7 @@ def _run_export(args: argparse.Namespace) -> int:
         simplify=args.simplify,
         random_weights=args.random_weights,
         networks=tuple(args.only),
+        sampler=_sampler(args),
     )
     try:
         manifest = export_all(cfg, say=lambda line: print(line, flush=True))
@@ -71,3 +80,15 @@ def _run_export(args: argparse.Namespace) -> int:
             build = BuildConfig(precision=args.precision, max_batch=max_batch, opt_batch=1)
             ensure_engine(args.out / entry.file, net, build, folder=folder, log=lambda line: print(line, flush=True))
     return 0
+
+
+def _sampler(args: argparse.Namespace) -> str:
+    """--sampler auto: gathers for onnxruntime at fp32; GridSample for TensorRT and fp16 (the gathers'
+    coordinates need fp32)."""
+    from streamer.errors import InputError
+
+    if args.sampler == "gather" and args.precision == "fp16":
+        raise InputError("--sampler gather needs --precision fp32 (fp16 coordinates are off by up to 1/16 pixel)")
+    if args.sampler != "auto":
+        return args.sampler
+    return "grid_sample" if args.tensorrt or args.precision == "fp16" else "gather"

@@ -1,14 +1,16 @@
 """PixelMapWarp: resample an image at per-pixel source coordinates (``cv2.remap`` as a network).
 
 It is the geometric reenactor's per-frame computation in a form torch, onnxruntime and TensorRT can
-all run (4-D ``grid_sample`` only), and the warping step the trained generators build on.
+all run (4-D ``grid_sample`` only, or its gather form: ``streamer.models.sampling``), and the warping
+step the trained generators build on.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from streamer.models.sampling import bilinear_sample
 
 
 class PixelMapWarp(nn.Module):
@@ -22,4 +24,4 @@ class PixelMapWarp(nn.Module):
     def forward(self, image: torch.Tensor, pixel_map: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[-2], image.shape[-1]
         grid = torch.stack((pixel_map[..., 0] * (2.0 / (w - 1)), pixel_map[..., 1] * (2.0 / (h - 1))), dim=-1) - 1.0
-        return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        return bilinear_sample(image, grid)

@@ -63,3 +63,19 @@ def test_cli_tensorrt_without_tensorrt_is_a_clear_error(tmp_path, capsys):
         pytest.skip("TensorRT is usable here")
     assert main(["export", "--out", str(tmp_path), "--tensorrt"]) == 2
     assert "needs an NVIDIA GPU with TensorRT" in capsys.readouterr().err
+
+
+def test_cli_sampler_auto_is_gathers_at_fp32_and_grid_sample_at_fp16(tmp_path, capsys):
+    """--sampler auto: GatherElements for onnxruntime at fp32, GridSample at fp16; recorded in the manifest."""
+    import onnx
+
+    for precision, op in (("fp32", "GatherElements"), ("fp16", "GridSample")):
+        out = tmp_path / precision
+        assert main(["export", "--out", str(out), "--precision", precision, "--only", "pixel_warp"]) == 0
+        ops = {n.op_type for n in onnx.load(str(out / f"pixel_warp.{precision}.onnx")).graph.node}
+        assert op in ops
+        entry = read_manifest(out).models[0]
+        assert entry.sampler == ("gather" if precision == "fp32" else "grid_sample")
+    args = ["export", "--out", str(tmp_path / "x"), "--precision", "fp16", "--sampler", "gather"]
+    assert main(args) == 2
+    assert "--sampler gather needs --precision fp32" in capsys.readouterr().err
