@@ -345,7 +345,7 @@ def bench_bgr2yuv(ctx: BenchContext) -> Iterator[Row]:
 @register(
     "encode",
     "stage",
-    "PyAV libx264 encode (OpenCV I420 in, crf 18, veryfast, 1 thread, me=dia:subme=1: as convert writes)",
+    "PyAV libx264 encode (OpenCV I420 in, crf 18, veryfast, 1 thread, X264_PARAMS: as convert writes)",
 )
 def bench_encode(ctx: BenchContext) -> Iterator[Row]:
     configure_threads(1)

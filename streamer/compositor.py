@@ -42,6 +42,67 @@ class _Footprint:
     alpha: np.ndarray  # (h, w) float32: weight of the crop
     beta: np.ndarray  # (h, w) float32: 1 - alpha, weight of the frame
     band: np.ndarray  # (h, w) uint8: the feather band, where seam colours are compared
+    #: (r0, r1, c0, c1), box-local, half-open: a rectangle where alpha is exactly 1 and beta exactly 0, so
+    #: the blend there is the crop itself and only the four strips around it need ``blendLinear``
+    inner: tuple[int, int, int, int]
+
+
+def _inner_rect(full: np.ndarray) -> tuple[int, int, int, int]:
+    """A large axis-aligned rectangle (r0, r1, c0, c1), half-open, inside the True area of ``full``.
+
+    Grown row by row from the middle row: each added row narrows the column range to what every row
+    so far covers; the tallest-times-widest range wins. The True area here is a (rotated) square, for
+    which this finds the largest centred rectangle; (0, 0, 0, 0) when there is none.
+    """
+    h = full.shape[0]
+    any_row = full.any(axis=1)
+    first = np.where(any_row, full.argmax(axis=1), 0)
+    last = np.where(any_row, full.shape[1] - full[:, ::-1].argmax(axis=1), 0)  # exclusive
+    mid = h // 2
+    if not any_row[mid]:
+        return (0, 0, 0, 0)
+    best, lo, hi = (0, 0, 0, 0), -1, 10**9
+    for k in range(min(mid, h - 1 - mid) + 1):
+        rows = slice(mid - k, mid + k + 1)
+        if not any_row[rows].all():
+            break
+        lo, hi = max(lo, int(first[rows].max())), min(hi, int(last[rows].min()))
+        if hi <= lo:
+            break
+        if (2 * k + 1) * (hi - lo) > (best[1] - best[0]) * (best[3] - best[2]):
+            best = (mid - k, mid + k + 1, lo, hi)
+    return best
+
+
+def _strips(h: int, w: int, inner: tuple[int, int, int, int]) -> list[tuple[slice, slice]]:
+    """The box minus ``inner``: top, bottom, left and right strips (empty ones left out)."""
+    r0, r1, c0, c1 = inner
+    if r1 <= r0 or c1 <= c0:
+        return [(slice(0, h), slice(0, w))]
+    parts = [(slice(0, r0), slice(0, w)), (slice(r1, h), slice(0, w))]
+    parts += [(slice(r0, r1), slice(0, c0)), (slice(r0, r1), slice(c1, w))]
+    return [(r, c) for r, c in parts if r.stop > r.start and c.stop > c.start]
+
+
+def _make_footprint(mask: np.ndarray, frame_hw: tuple[int, int], affine: np.ndarray) -> _Footprint | None:
+    """Where a crop with feather ``mask`` lands in a frame (plane) of ``frame_hw`` under ``affine``
+    (frame -> crop); None when it misses the frame."""
+    h, w = frame_hw
+    inv = invert_affine(affine)
+    s = mask.shape[0] - 1
+    corners = np.array([[0, 0], [s, 0], [0, s], [s, s]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    local = inv.copy()
+    local[:, 2] -= (x0, y0)
+    alpha = cv2.warpAffine(mask, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    beta = (1.0 - alpha).astype(np.float32)
+    band = ((alpha > 0.05) & (alpha < 0.95)).astype(np.uint8)
+    inner = _inner_rect((alpha == 1.0) & (beta == 0.0))
+    return _Footprint((x0, y0, x1, y1), local, alpha, beta, band, inner)
 
 
 class Compositor:
@@ -57,39 +118,64 @@ class Compositor:
         key = (np.asarray(affine, np.float64).tobytes(), frame_shape[:2])
         if self._cached is not None and self._cached[:2] == key:
             return self._cached[2]
-        h, w = frame_shape[:2]
-        inv = invert_affine(affine)
-        s = self.crop_size - 1
-        corners = np.array([[0, 0], [s, 0], [0, s], [s, s]], np.float64) @ inv[:, :2].T + inv[:, 2]
-        x0, y0 = np.floor(corners.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        footprint = None
-        if x1 > x0 and y1 > y0:
-            local = inv.copy()
-            local[:, 2] -= (x0, y0)
-            alpha = cv2.warpAffine(
-                self.mask, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-            )
-            band = ((alpha > 0.05) & (alpha < 0.95)).astype(np.uint8)
-            footprint = _Footprint((x0, y0, x1, y1), local, alpha, (1.0 - alpha).astype(np.float32), band)
+        footprint = _make_footprint(self.mask, frame_shape[:2], affine)
         self._cached = (key[0], key[1], footprint)
         return footprint
 
     def paste(self, frame: np.ndarray, crop: np.ndarray, affine: np.ndarray) -> np.ndarray:
         """A copy of ``frame`` with ``crop`` (aligned by ``affine``: frame -> crop) blended in."""
-        out = frame.copy()
-        fp = self._footprint(frame.shape, affine)
+        return self.bind(frame, affine).paste(crop)
+
+    def bind(self, frame: np.ndarray, affine: np.ndarray) -> BoundPaste:
+        """Paste-back into one fixed ``frame`` (e.g. the source photo, every driver frame): what depends
+        only on the frame and the alignment is computed here, once. ``frame`` must not change while the
+        result is in use."""
+        return BoundPaste(frame, _PlanePaste(self._footprint(frame.shape, affine), frame, self.config.color_match))
+
+
+class _PlanePaste:
+    """The paste of one crop image (or plane) into one fixed frame image (or plane) at one footprint."""
+
+    def __init__(self, footprint: _Footprint | None, frame: np.ndarray, color_match: bool):
+        self.fp = footprint
+        self._frame_mean: tuple[float, ...] | None = None
+        if footprint is not None and color_match and int(footprint.band.sum()) >= 16:
+            x0, y0, x1, y1 = footprint.box
+            self._frame_mean = cv2.mean(frame[y0:y1, x0:x1], footprint.band)
+
+    def paste_into(self, out: np.ndarray, crop: np.ndarray) -> None:
+        """Blend ``crop`` into ``out`` (a copy of the frame) in place."""
+        fp = self.fp
         if fp is None:
-            return out
+            return
         x0, y0, x1, y1 = fp.box
         region = out[y0:y1, x0:x1]
         warped = cv2.warpAffine(
             crop, fp.local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        if self.config.color_match and int(fp.band.sum()) >= 16:
+        if self._frame_mean is not None:
             # Remove the crop's mean colour offset, measured in the feather band, from the whole crop.
-            offset = np.subtract(cv2.mean(region, fp.band), cv2.mean(warped, fp.band))
+            offset = np.subtract(self._frame_mean, cv2.mean(warped, fp.band))
             warped = cv2.add(warped, offset, dtype=cv2.CV_8U)
-        out[y0:y1, x0:x1] = cv2.blendLinear(warped, region, fp.alpha, fp.beta)
+        # Blend only around the inner rectangle; inside it the blend is the crop itself (alpha 1, beta 0).
+        r0, r1, c0, c1 = fp.inner
+        for rows, cols in _strips(y1 - y0, x1 - x0, fp.inner):
+            region[rows, cols] = cv2.blendLinear(
+                warped[rows, cols], region[rows, cols], fp.alpha[rows, cols], fp.beta[rows, cols]
+            )
+        region[r0:r1, c0:c1] = warped[r0:r1, c0:c1]
+
+
+class BoundPaste:
+    """``Compositor.paste`` into one fixed BGR frame (``Compositor.bind``): the frame's seam colour is
+    measured once. Same output as ``Compositor.paste``, to the bit (tests/test_compositor.py)."""
+
+    def __init__(self, frame: np.ndarray, plane: _PlanePaste):
+        self._frame, self._plane = frame, plane
+        self.fp = plane.fp
+
+    def paste(self, crop: np.ndarray) -> np.ndarray:
+        """A copy of the frame with ``crop`` blended in."""
+        out = self._frame.copy()
+        self._plane.paste_into(out, crop)
         return out

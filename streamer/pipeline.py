@@ -122,6 +122,8 @@ class ReenactmentPipeline:
         self.reenactor = reenactor
         self.compositor = compositor
         self.paste_back = paste_back
+        # Every frame pastes into the same source canvas: bind once (its seam colour is measured here).
+        self._paste = compositor.bind(source.canvas, source.affine) if compositor is not None and paste_back else None
         self.selector = reference or ReferenceSelector()
         self.reference: FaceLandmarks | None = None
         self._neutral = source.canvas if paste_back else source.crop
@@ -167,5 +169,5 @@ class ReenactmentPipeline:
         if drawn.crop is None:
             assert drawn.image is not None
             return drawn.image
-        assert self.compositor is not None
-        return self.compositor.paste(self.source.canvas, drawn.crop, self.source.affine)
+        assert self._paste is not None
+        return self._paste.paste(drawn.crop)

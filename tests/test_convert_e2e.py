@@ -93,19 +93,19 @@ def test_output_follows_driver_yaw_and_mouth(converted):
 
 def test_compose_thread_error_aborts_cleanly(example_driver, tmp_path, monkeypatch):
     """A failure on the compose thread surfaces in convert() and leaves no output and no temp file."""
-    from streamer.compositor import Compositor
+    from streamer.compositor import BoundPaste
     from streamer.convert import ConvertOptions, convert
     from streamer.examples import example_source_path
 
     calls = []
 
-    def broken(self, frame, crop, affine):
+    def broken(self, crop):
         calls.append(1)
         if len(calls) > 3:
             raise RuntimeError("paste failed")
-        return frame.copy()
+        return self._frame.copy()
 
-    monkeypatch.setattr(Compositor, "paste", broken)
+    monkeypatch.setattr(BoundPaste, "paste", broken)
     out = tmp_path / "out.mp4"
     with pytest.raises(RuntimeError, match="paste failed"):
         convert(ConvertOptions(example_source_path(), example_driver, out, progress=False))
