@@ -161,23 +161,23 @@ def frame_path_rows(iters: int) -> list[tuple[str, str, str, float]]:
         source = prepare_source(canvas, detector, reenactor)
     rows = []
     for precision in ("fp32", "fp16"):
-        renderer = create_device_renderer(reenactor, "cuda", precision=precision)
-        try:
-            renderer.prepare(source)
-            face = source.landmarks
-            for _ in range(5):
-                renderer.render(source, face, face)
-            times = []
-            for _ in range(iters):
-                start = time.perf_counter()
-                renderer.render(source, face, face)
-                times.append((time.perf_counter() - start) * 1000)
-        finally:
-            renderer.device.close()  # type: ignore[attr-defined]
-        times.sort()
-        rows.append(
-            ("frame path rfg-global (draw, upload, engines, paste, download)", precision, "off", times[len(times) // 2])
-        )
+        for graph in (False, True):
+            renderer = create_device_renderer(reenactor, "cuda", precision=precision, graph=graph)
+            try:
+                renderer.prepare(source)
+                face = source.landmarks
+                for _ in range(5):  # warm-up (and, with graphs, the capture)
+                    renderer.render(source, face, face)
+                times = []
+                for _ in range(iters):
+                    start = time.perf_counter()
+                    renderer.render(source, face, face)
+                    times.append((time.perf_counter() - start) * 1000)
+            finally:
+                renderer.device.close()  # type: ignore[attr-defined]
+            times.sort()
+            label = "frame path rfg-global (draw, upload, engines, paste, download)"
+            rows.append((label, precision, "on" if graph else "off", times[len(times) // 2]))
     return rows
 
 

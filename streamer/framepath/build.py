@@ -12,6 +12,7 @@ from streamer.framepath.compositor import DeviceCompositor, DeviceCompositorConf
 from streamer.framepath.device import CudaDevice, Device, HostDevice
 from streamer.framepath.engines import DeviceEngine, OrtEngine, TensorRTEngine
 from streamer.framepath.generators import DeviceGenerator, DeviceRenderer, HostCrop, RFGGlobalOnDevice
+from streamer.framepath.graph import GraphDevice, GraphRenderer
 
 FRAME_PATHS: tuple[str, ...] = ("auto", "opencv", "kernels")
 RFG_DEVICE_PARTS = ("rfg_source", "rfg_global")
@@ -46,10 +47,11 @@ def _rfg_engines(reenactor: Any, device: Device, threads: int, precision: str) -
     from streamer.reenactors.rfg import example_inputs, export_part_onnx
 
     parts = reenactor.nets.parts()
-    examples = example_inputs(reenactor.nets) if isinstance(device, HostDevice) else {}  # runs rfg_source once
+    on_host = device.name == "cpu"
+    examples = example_inputs(reenactor.nets) if on_host else {}  # runs rfg_source once
     engines: dict[str, DeviceEngine] = {}
     for name in RFG_DEVICE_PARTS:
-        if isinstance(device, HostDevice):
+        if on_host:
             engines[name] = OrtEngine(export_part_onnx(parts[name], name, examples[name]), device, threads)
         else:
             engine = engine_for_module(get_network(name), parts[name], precision)
@@ -81,17 +83,22 @@ def create_device_renderer(
     precision: str = "fp32",
     compositor: CompositorConfig | None = None,
     output: Output = "bgr",
-) -> DeviceRenderer:
+    graph: bool | None = None,
+) -> DeviceRenderer | GraphRenderer:
     """The device draw + paste stage for ``reenactor``: the RFG global integrator runs its engines on
-    the device; any other reenactor draws on the host and only its crop goes up."""
+    the device; any other reenactor draws on the host and only its crop goes up. ``graph``: capture
+    the per-frame device work once and replay it (``streamer.framepath.graph``; default: on a GPU)."""
     from streamer.reenactors.rfg import RFGReenactor
 
     where = kernel_device_status()[0] if device == "auto" else device
-    dev: Device = CudaDevice() if where == "cuda" else HostDevice()
+    base: Device = CudaDevice() if where == "cuda" else HostDevice()
+    use_graph = (where == "cuda") if graph is None else graph
+    dev: Device = GraphDevice(base) if use_graph else base
     generator: DeviceGenerator
     if isinstance(reenactor, RFGReenactor) and reenactor.integrator == "global":
         generator = RFGGlobalOnDevice(dev, reenactor, _rfg_engines(reenactor, dev, threads, precision))
     else:
         generator = HostCrop(dev, reenactor)
     config = DeviceCompositorConfig(compositor or CompositorConfig(), output)
-    return DeviceRenderer(generator, DeviceCompositor(dev, reenactor.crop_size, config))
+    renderer = DeviceRenderer(generator, DeviceCompositor(dev, reenactor.crop_size, config))
+    return GraphRenderer(renderer) if use_graph else renderer

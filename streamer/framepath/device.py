@@ -8,6 +8,7 @@ stream that kernels, copies and TensorRT engines all queue on, in the device's p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +58,28 @@ class Device(Protocol):
 
     def synchronize(self) -> None: ...
 
+    # The same work in the pieces a captured frame needs (streamer.framepath.graph): host arrays at
+    # fixed addresses that the queued copies read and write, and queued work that is not a kernel.
+    def staging(self, dst: Buffer) -> np.ndarray:
+        """The fixed host array ``commit(dst)`` copies from."""
+        ...
+
+    def commit(self, dst: Buffer) -> None:
+        """Queue the copy of ``staging(dst)`` into ``dst``."""
+        ...
+
+    def host_buffer(self, src: Buffer) -> np.ndarray:
+        """The fixed host array ``fetch(src)`` copies into."""
+        ...
+
+    def fetch(self, src: Buffer) -> None:
+        """Queue the copy of ``src`` into ``host_buffer(src)`` (valid after ``synchronize``)."""
+        ...
+
+    def enqueue(self, key: str, work: Callable[[], None]) -> None:
+        """Queue device work that is not a kernel launch (an engine run); ``key`` names it."""
+        ...
+
 
 def _check_upload(dst: Buffer, src: np.ndarray) -> np.ndarray:
     src = np.asarray(src)
@@ -74,6 +97,8 @@ class HostDevice:
         from kernels.cpu_build import cpu_kernels
 
         self.kernels = kernels or cpu_kernels()
+        self._staging: dict[int, np.ndarray] = {}
+        self._host_out: dict[int, np.ndarray] = {}
 
     def empty(self, shape: tuple[int, ...], dtype: type) -> Buffer:
         array = np.zeros(shape, dtype)
@@ -96,6 +121,29 @@ class HostDevice:
 
     def synchronize(self) -> None:
         """Nothing to wait for: host launches return when done."""
+
+    def staging(self, dst: Buffer) -> np.ndarray:
+        return _fixed(self._staging, dst)
+
+    def commit(self, dst: Buffer) -> None:
+        np.copyto(dst.handle, self.staging(dst))
+
+    def host_buffer(self, src: Buffer) -> np.ndarray:
+        return _fixed(self._host_out, src)
+
+    def fetch(self, src: Buffer) -> None:
+        np.copyto(self.host_buffer(src), src.handle)
+
+    def enqueue(self, key: str, work: Callable[[], None]) -> None:
+        work()
+
+
+def _fixed(store: dict[int, Any], buf: Buffer) -> np.ndarray:
+    """The host array kept for ``buf`` in ``store`` (made on first use)."""
+    array = store.get(id(buf))
+    if array is None:
+        array = store[id(buf)] = np.zeros(buf.shape, buf.dtype)
+    return array
 
 
 class CudaDevice:
@@ -126,6 +174,7 @@ class CudaDevice:
         self.torch_stream = torch.cuda.ExternalStream(self.stream.handle, device=self.device)
         self.kernels = GpuKernels(artifacts)
         self._staging: dict[int, Any] = {}
+        self._host_out: dict[int, Any] = {}
 
     def _dtype(self, dtype: np.dtype) -> Any:
         torch = self._torch
@@ -140,22 +189,41 @@ class CudaDevice:
         """A buffer for memory someone else allocated (a TensorRT runner's binding)."""
         return Buffer(tuple(tensor.shape), np.dtype(dtype), int(tensor.data_ptr()), tensor)
 
-    def upload(self, dst: Buffer, src: np.ndarray) -> None:
-        src = _check_upload(dst, src)
-        stage = self._staging.get(id(dst))
-        if stage is None:
-            stage = self._torch.empty(dst.shape, dtype=self._dtype(dst.dtype), pin_memory=True)
-            self._staging[id(dst)] = stage
-        # The previous frame's copy from this staging buffer finished at that frame's download.
-        stage.numpy()[...] = src.view(np.int64) if dst.dtype == np.uint64 else src
+    def _pinned(self, store: dict[int, Any], buf: Buffer) -> Any:
+        tensor = store.get(id(buf))
+        if tensor is None:
+            tensor = store[id(buf)] = self._torch.empty(buf.shape, dtype=self._dtype(buf.dtype), pin_memory=True)
+        return tensor
+
+    def staging(self, dst: Buffer) -> np.ndarray:
+        """Pinned host memory (``uint64`` buffers: viewed as such over torch's int64)."""
+        array = self._pinned(self._staging, dst).numpy()
+        return array.view(np.uint64) if dst.dtype == np.uint64 else array
+
+    def commit(self, dst: Buffer) -> None:
         with self._torch.cuda.stream(self.torch_stream):
-            dst.handle.copy_(stage, non_blocking=True)
+            dst.handle.copy_(self._pinned(self._staging, dst), non_blocking=True)
+
+    def upload(self, dst: Buffer, src: np.ndarray) -> None:
+        # The previous frame's copy from this staging buffer finished at that frame's download.
+        np.copyto(self.staging(dst), _check_upload(dst, src))
+        self.commit(dst)
+
+    def host_buffer(self, src: Buffer) -> np.ndarray:
+        array = self._pinned(self._host_out, src).numpy()
+        return array.view(np.uint64) if src.dtype == np.uint64 else array
+
+    def fetch(self, src: Buffer) -> None:
+        with self._torch.cuda.stream(self.torch_stream):
+            self._pinned(self._host_out, src).copy_(src.handle, non_blocking=True)
 
     def download(self, src: Buffer) -> np.ndarray:
-        with self._torch.cuda.stream(self.torch_stream):
-            out = src.handle.to("cpu")
+        self.fetch(src)
         self.stream.synchronize()
-        return out.numpy()
+        return self.host_buffer(src).copy()
+
+    def enqueue(self, key: str, work: Callable[[], None]) -> None:
+        work()  # engines queue on this device's stream themselves
 
     def copy(self, dst: Buffer, src: Buffer) -> None:
         with self._torch.cuda.stream(self.torch_stream):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from streamer.framepath.device import Buffer, CudaDevice, HostDevice
+from streamer.framepath.device import Buffer, Device
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -30,7 +30,7 @@ class DeviceEngine(Protocol):
         ...
 
     def run(self) -> None:
-        """Run once (queued on the device's stream on a GPU)."""
+        """Run once (queued on the device's stream on a GPU; through ``Device.enqueue``)."""
         ...
 
 
@@ -45,7 +45,7 @@ def _check_bind(inputs: dict[str, Buffer], name: str, buffer: Buffer) -> None:
 class OrtEngine:
     """An onnxruntime CPU session whose inputs and outputs are ``HostDevice`` buffers (static shapes)."""
 
-    def __init__(self, model: bytes | str | Path, device: HostDevice, threads: int = 1):
+    def __init__(self, model: bytes | str | Path, device: Device, threads: int = 1):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -54,6 +54,7 @@ class OrtEngine:
         opts.log_severity_level = 3
         source = model if isinstance(model, bytes) else str(model)
         self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+        self.device, self._version = device, 0
         self._binding = self.session.io_binding()
         self.inputs: dict[str, Buffer] = {}
         self.outputs: dict[str, Buffer] = {}
@@ -77,22 +78,26 @@ class OrtEngine:
         _check_bind(self.inputs, name, buffer)
         self.inputs[name] = buffer
         self._bind_input(name, buffer)
+        self._version += 1
 
     def run(self) -> None:
-        self.session.run_with_iobinding(self._binding)
+        # The key changes with every rebinding, so a captured frame never replays old addresses.
+        self.device.enqueue(f"ort:{id(self)}:{self._version}", lambda: self.session.run_with_iobinding(self._binding))
 
 
 class TensorRTEngine:
     """A TensorRT engine on the ``CudaDevice``'s stream, its bindings exposed as buffers."""
 
-    def __init__(self, engine: bytes | str | Path, device: CudaDevice, precision: str = "fp32"):
+    def __init__(self, engine: bytes | str | Path, device: Any, precision: str = "fp32"):
+        """``device``: a ``CudaDevice`` (or a ``GraphDevice`` around one)."""
         from streamer.backends.tensorrt import TensorRTRunner
 
         self.runner = TensorRTRunner(engine, precision, stream_handle=device.stream.handle)  # type: ignore[arg-type]
+        self.device, self._version = device, 0
         self.inputs = {s.name: self._adopt(device, s.name) for s in self.runner.input_spec}
         self.outputs = {s.name: self._adopt(device, s.name) for s in self.runner.output_spec}
 
-    def _adopt(self, device: CudaDevice, name: str) -> Buffer:
+    def _adopt(self, device: Any, name: str) -> Buffer:
         tensor = self.runner.buffers[name]
         dtype = {"torch.float32": np.float32, "torch.float16": np.float16}[str(tensor.dtype)]
         return device.adopt(tensor, dtype)
@@ -101,6 +106,7 @@ class TensorRTEngine:
         _check_bind(self.inputs, name, buffer)
         self.runner.bind(name, buffer.handle)
         self.inputs[name] = buffer
+        self._version += 1
 
     def run(self) -> None:
-        self.runner.enqueue()
+        self.device.enqueue(f"trt:{id(self)}:{self._version}", self.runner.enqueue)

@@ -41,3 +41,29 @@ def test_cuda_frame_path_matches_host(generator, astronaut, image_detector):
     diff = np.abs(got.astype(int) - want.astype(int))
     tol = 0 if generator == "geometric" else 3
     assert diff.max() <= tol, f"{int((diff > tol).sum())} pixels differ by more than {tol}"
+
+
+@needs_gpu
+@pytest.mark.parametrize("generator", ["geometric", "rfg"])
+def test_cuda_graph_replays_the_eager_frames(generator, astronaut, image_detector):
+    """The captured CUDA graph (uploads, kernels, TensorRT, download) writes the eager path's frames."""
+    from streamer.framepath.graph import GraphRenderer
+    from streamer.pipeline import prepare_source
+    from tests.framepath.test_framepath import _driven
+
+    if generator == "rfg" and not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("no shipped RFG weights")
+    reenactor = GeometricReenactor() if generator == "geometric" else RFGReenactor(integrator="global")
+    canvas = np.ascontiguousarray(astronaut[:500, :480])
+    source = prepare_source(canvas, image_detector, reenactor)
+    eager = create_device_renderer(reenactor, "cuda", graph=False)
+    graphed = create_device_renderer(reenactor, "cuda", graph=True)
+    assert isinstance(graphed, GraphRenderer)
+    eager.prepare(source)
+    graphed.prepare(source)
+    for i in range(5):
+        driver = _driven(source.landmarks, mouth=2.0 * i, turn=1.5 * i)
+        a = eager.render(source, driver, source.landmarks)
+        b = graphed.render(source, driver, source.landmarks)
+        assert np.array_equal(a, b), f"frame {i}"
+    assert graphed.captures == 1 and graphed.replays == 3
