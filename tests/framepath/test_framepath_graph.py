@@ -35,7 +35,8 @@ def test_replayed_frames_equal_eager_frames(canvas, image_detector, generator):
     """Warm-up frame eager, then one capture, then replays: every frame equals the eager renderer's."""
     if generator == "rfg" and not DEFAULT_WEIGHTS.is_file():
         pytest.skip("no shipped RFG weights")
-    reenactor = GeometricReenactor() if generator == "geometric" else RFGReenactor(integrator="global", backend="onnxruntime")
+    rfg = generator == "rfg"
+    reenactor = RFGReenactor(integrator="global", backend="onnxruntime") if rfg else GeometricReenactor()
     source = prepare_source(canvas, image_detector, reenactor)
     eager = create_device_renderer(reenactor, "cpu", graph=False)
     graphed = create_device_renderer(reenactor, "cpu", graph=True)
