@@ -48,11 +48,13 @@ def _rfg_engines(reenactor: Any, device: Device, threads: int, precision: str) -
 
     parts = reenactor.nets.parts()
     on_host = device.name == "cpu"
-    examples = example_inputs(reenactor.nets) if on_host else {}  # runs rfg_source once
+    exported: dict[str, bytes] = getattr(reenactor.runner, "models", {})  # an onnxruntime reenactor's graphs
+    examples = example_inputs(reenactor.nets) if on_host and not exported else {}  # runs rfg_source once
     engines: dict[str, DeviceEngine] = {}
     for name in RFG_DEVICE_PARTS:
         if on_host:
-            engines[name] = OrtEngine(export_part_onnx(parts[name], name, examples[name]), device, threads)
+            model = exported.get(name) or export_part_onnx(parts[name], name, examples[name])
+            engines[name] = OrtEngine(model, device, threads)
         else:
             engine = engine_for_module(get_network(name), parts[name], precision)
             engines[name] = TensorRTEngine(engine, device, precision)

@@ -112,11 +112,16 @@ class DeviceRenderer:
         self.generator = generator
         self.compositor = compositor
         self.device = compositor.device
+        self.prepared: PreparedSource | None = None
 
     def prepare(self, source: PreparedSource) -> None:
-        """Upload the source's canvas and run its per-source work."""
+        """Upload the source's canvas and run its per-source work (once per source: a live stream
+        rebuilds its pipeline on a paste-back toggle, with the same source)."""
+        if source is self.prepared:
+            return
         self.compositor.set_canvas(source.canvas, source.affine)
         self.generator.prepare(source, self.compositor)
+        self.prepared = source
 
     def render(self, source: PreparedSource, driver: FaceLandmarks, reference: FaceLandmarks) -> np.ndarray:
         """The output frame (see ``DeviceCompositorConfig.output``) for one driver frame."""

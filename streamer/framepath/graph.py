@@ -216,7 +216,9 @@ class GraphRenderer:
         self.captures = self.replays = 0
 
     def prepare(self, source: PreparedSource) -> None:
-        """New source: new canvas and per-source results, so the graph goes."""
+        """New source: new canvas and per-source results, so the graph goes (the same source again: nothing)."""
+        if source is self.inner.prepared:
+            return
         self.device.release()
         self._eager_left = self.warmup
         self.inner.prepare(source)

@@ -130,8 +130,10 @@ class _OrtParts:
         opts.log_severity_level = 3
         examples = example_inputs(nets)
         self.sessions = {}
+        #: the exported graphs, kept so the CPU kernel frame path binds the same ones (no second export)
+        self.models: dict[str, bytes] = {}
         for name, module in nets.parts().items():
-            model = export_part_onnx(module, name, examples[name])
+            self.models[name] = model = export_part_onnx(module, name, examples[name])
             self.sessions[name] = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
     def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:

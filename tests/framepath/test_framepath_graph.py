@@ -98,3 +98,23 @@ def test_graph_device_refuses_what_it_cannot_replay():
         dev.zero(buf)
     with pytest.raises(ValueError, match="warmup"):
         GraphRenderer(type("R", (), {"device": dev, "compositor": None})(), warmup=0)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_prepare_runs_once_per_source(canvas, astronaut, image_detector, graph):
+    """A live stream rebuilds its pipeline (paste-back toggle) with the same source: no second upload
+    or per-source run, and a held graph stays; a new source prepares anew."""
+    reenactor = GeometricReenactor()
+    source = prepare_source(canvas, image_detector, reenactor)
+    renderer = create_device_renderer(reenactor, "cpu", graph=graph)
+    uploads = []
+    set_canvas = renderer.compositor.set_canvas
+    renderer.compositor.set_canvas = lambda *a: (uploads.append(1), set_canvas(*a))
+    renderer.prepare(source)
+    _frames(renderer, source, 3)
+    renderer.prepare(source)
+    assert len(uploads) == 1
+    if graph:
+        assert renderer.device.captured
+    renderer.prepare(prepare_source(np.ascontiguousarray(astronaut[:380, 20:400]), image_detector, reenactor))
+    assert len(uploads) == 2
