@@ -103,14 +103,18 @@ class DevTools:
         return result["result"].get("value")
 
 
-async def _devtools_port(profile: Path, timeout: float = 30) -> int:
+async def _devtools_port(profile: Path, proc: asyncio.subprocess.Process, timeout: float = 90) -> int:
+    """The port Chromium writes into its profile. A cold start on a loaded 2-core machine (the full suite
+    beside a training job) once took over 30 s, so the wait is generous; an early exit fails at once."""
     port_file = profile / "DevToolsActivePort"
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if port_file.exists() and (text := port_file.read_text().split()):
             return int(text[0])
+        if proc.returncode is not None:
+            raise RuntimeError(f"Chromium exited with code {proc.returncode} before opening its DevTools port")
         await asyncio.sleep(0.1)
-    raise TimeoutError("Chromium did not open its DevTools port")
+    raise TimeoutError(f"Chromium did not open its DevTools port in {timeout:.0f} s")
 
 
 BRIGHTNESS_JS = """(() => {
@@ -159,7 +163,7 @@ def test_browser_shows_reenacted_stream(serve, driver_path, library, astronaut, 
                     start_new_session=True,
                 )
                 try:
-                    return await _drive(server, await _devtools_port(Path(profile)))
+                    return await _drive(server, await _devtools_port(Path(profile), proc))
                 finally:
                     await _stop_group(proc)
                     shutil.rmtree(profile, ignore_errors=True)
