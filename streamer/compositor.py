@@ -71,7 +71,9 @@ def _inner_rect(full: np.ndarray) -> tuple[int, int, int, int]:
             break
         if (2 * k + 1) * (hi - lo) > (best[1] - best[0]) * (best[3] - best[2]):
             best = (mid - k, mid + k + 1, lo, hi)
-    return best
+    r0, r1, c0, c1 = best
+    # Rows with gaps (not a convex area) would put False pixels inside: then blend everything instead.
+    return best if full[r0:r1, c0:c1].all() else (0, 0, 0, 0)
 
 
 def _strips(h: int, w: int, inner: tuple[int, int, int, int]) -> list[tuple[slice, slice]]:

@@ -101,3 +101,14 @@ class TestBoundPaste:
         m[:, 2] += 5000.0  # the crop lands far off the frame
         out = Compositor(256).bind(astronaut, m).paste(np.zeros((256, 256, 3), np.uint8))
         assert np.array_equal(out, astronaut)
+
+
+def test_inner_rect_is_inside_and_refuses_holes():
+    from streamer.compositor import _inner_rect
+
+    full = np.zeros((9, 12), bool)
+    full[2:8, 3:10] = True
+    assert _inner_rect(full) == (2, 7, 3, 10)  # centred on the middle row (4): rows 2-6
+    full[4, 6] = False  # a hole in the middle row: no rectangle rather than one over the hole
+    assert _inner_rect(full) == (0, 0, 0, 0)
+    assert _inner_rect(np.zeros((5, 5), bool)) == (0, 0, 0, 0)
