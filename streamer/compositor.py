@@ -87,8 +87,8 @@ def _strips(h: int, w: int, inner: tuple[int, int, int, int]) -> list[tuple[slic
 
 
 def _make_footprint(mask: np.ndarray, frame_hw: tuple[int, int], affine: np.ndarray) -> _Footprint | None:
-    """Where a crop with feather ``mask`` lands in a frame (plane) of ``frame_hw`` under ``affine``
-    (frame -> crop); None when it misses the frame."""
+    """Where a crop with feather ``mask`` lands in a frame of ``frame_hw`` under ``affine`` (frame -> crop);
+    None when it misses the frame."""
     h, w = frame_hw
     inv = invert_affine(affine)
     s = mask.shape[0] - 1
@@ -132,24 +132,26 @@ class Compositor:
         """Paste-back into one fixed ``frame`` (e.g. the source photo, every driver frame): what depends
         only on the frame and the alignment is computed here, once. ``frame`` must not change while the
         result is in use."""
-        return BoundPaste(frame, _PlanePaste(self._footprint(frame.shape, affine), frame, self.config.color_match))
+        return BoundPaste(frame, self._footprint(frame.shape, affine), self.config.color_match)
 
 
-class _PlanePaste:
-    """The paste of one crop image (or plane) into one fixed frame image (or plane) at one footprint."""
+class BoundPaste:
+    """``Compositor.paste`` into one fixed BGR frame (``Compositor.bind``): the frame's seam colour is
+    measured once. Same output as ``Compositor.paste``, to the bit (tests/test_compositor.py)."""
 
-    def __init__(self, footprint: _Footprint | None, frame: np.ndarray, color_match: bool):
-        self.fp = footprint
+    def __init__(self, frame: np.ndarray, footprint: _Footprint | None, color_match: bool):
+        self._frame, self.fp = frame, footprint
         self._frame_mean: tuple[float, ...] | None = None
         if footprint is not None and color_match and int(footprint.band.sum()) >= 16:
             x0, y0, x1, y1 = footprint.box
             self._frame_mean = cv2.mean(frame[y0:y1, x0:x1], footprint.band)
 
-    def paste_into(self, out: np.ndarray, crop: np.ndarray) -> None:
-        """Blend ``crop`` into ``out`` (a copy of the frame) in place."""
+    def paste(self, crop: np.ndarray) -> np.ndarray:
+        """A copy of the frame with ``crop`` blended in."""
+        out = self._frame.copy()
         fp = self.fp
         if fp is None:
-            return
+            return out
         x0, y0, x1, y1 = fp.box
         region = out[y0:y1, x0:x1]
         warped = cv2.warpAffine(
@@ -166,18 +168,4 @@ class _PlanePaste:
                 warped[rows, cols], region[rows, cols], fp.alpha[rows, cols], fp.beta[rows, cols]
             )
         region[r0:r1, c0:c1] = warped[r0:r1, c0:c1]
-
-
-class BoundPaste:
-    """``Compositor.paste`` into one fixed BGR frame (``Compositor.bind``): the frame's seam colour is
-    measured once. Same output as ``Compositor.paste``, to the bit (tests/test_compositor.py)."""
-
-    def __init__(self, frame: np.ndarray, plane: _PlanePaste):
-        self._frame, self._plane = frame, plane
-        self.fp = plane.fp
-
-    def paste(self, crop: np.ndarray) -> np.ndarray:
-        """A copy of the frame with ``crop`` blended in."""
-        out = self._frame.copy()
-        self._plane.paste_into(out, crop)
         return out
