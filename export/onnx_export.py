@@ -51,24 +51,20 @@ def export_onnx(net: ExportableNetwork, module, options: OnnxOptions = OnnxOptio
     dynamic = {n: {0: BATCH_AXIS} for n in names} if options.dynamic_batch and net.dynamic_batch else None
     buf = io.BytesIO()
     with sampler(options.sampler):
-        _export(torch, module, args, buf, net, options, dynamic)
+        torch.onnx.export(
+            module.eval(),
+            args,
+            buf,
+            input_names=[s.name for s in net.inputs],
+            output_names=[s.name for s in net.outputs],
+            opset_version=options.opset,
+            dynamic_axes=dynamic,
+            do_constant_folding=True,
+            dynamo=False,
+        )
     model = onnx.load_from_string(buf.getvalue())
     model.doc_string = f"reenact {net.name}: {net.doc}"
     return model
-
-
-def _export(torch, module, args, buf, net: ExportableNetwork, options: OnnxOptions, dynamic) -> None:
-    torch.onnx.export(
-        module.eval(),
-        args,
-        buf,
-        input_names=[s.name for s in net.inputs],
-        output_names=[s.name for s in net.outputs],
-        opset_version=options.opset,
-        dynamic_axes=dynamic,
-        do_constant_folding=True,
-        dynamo=False,
-    )
 
 
 def check_onnx(model: onnx.ModelProto) -> onnx.ModelProto:
