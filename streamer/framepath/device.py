@@ -195,10 +195,13 @@ class CudaDevice:
             tensor = store[id(buf)] = self._torch.empty(buf.shape, dtype=self._dtype(buf.dtype), pin_memory=True)
         return tensor
 
+    def _pinned_array(self, store: dict[int, Any], buf: Buffer) -> np.ndarray:
+        """The pinned tensor as NumPy (``uint64`` buffers: viewed as such over torch's int64)."""
+        array = self._pinned(store, buf).numpy()
+        return array.view(np.uint64) if buf.dtype == np.uint64 else array
+
     def staging(self, dst: Buffer) -> np.ndarray:
-        """Pinned host memory (``uint64`` buffers: viewed as such over torch's int64)."""
-        array = self._pinned(self._staging, dst).numpy()
-        return array.view(np.uint64) if dst.dtype == np.uint64 else array
+        return self._pinned_array(self._staging, dst)
 
     def commit(self, dst: Buffer) -> None:
         with self._torch.cuda.stream(self.torch_stream):
@@ -210,8 +213,7 @@ class CudaDevice:
         self.commit(dst)
 
     def host_buffer(self, src: Buffer) -> np.ndarray:
-        array = self._pinned(self._host_out, src).numpy()
-        return array.view(np.uint64) if src.dtype == np.uint64 else array
+        return self._pinned_array(self._host_out, src)
 
     def fetch(self, src: Buffer) -> None:
         with self._torch.cuda.stream(self.torch_stream):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from kernels import host
-from streamer.framepath.device import Buffer, Device, HostDevice
+from streamer.framepath.device import Buffer, Device, HostDevice, _check_upload
 from streamer.landmarks import FaceLandmarks
 from streamer.pipeline import PreparedSource
 
@@ -105,14 +105,12 @@ class GraphDevice:
         if self.mode == EAGER:
             self.base.upload(dst, src)
             return
-        src = np.asarray(src)
-        if src.dtype != dst.dtype or src.size != int(np.prod(dst.shape)):
-            raise ValueError(f"cannot upload {src.dtype} {src.shape} into {dst.dtype} {dst.shape}")
+        src = _check_upload(dst, src)
         if dst.ptr in self._uploaded:
             raise GraphMismatch("a buffer uploaded twice in one frame (its staging would be overwritten)")
         self._uploaded.add(dst.ptr)
         # The host write happens now, in every mode; the copy up is the queued (captured) part.
-        np.copyto(self.base.staging(dst), src.reshape(dst.shape))
+        np.copyto(self.base.staging(dst), src)
         self._queue(("upload", dst.ptr, dst.shape, dst.dtype.str), lambda: self.base.commit(dst))
 
     def copy(self, dst: Buffer, src: Buffer) -> None:
