@@ -20,17 +20,23 @@ WHERE, WHY = kernel_device_status()
 needs_gpu = pytest.mark.skipif(WHERE != "cuda", reason=f"needs an NVIDIA GPU with pycuda and TensorRT: {WHY}")
 
 
-@needs_gpu
-@pytest.mark.parametrize("generator", ["geometric", "rfg"])
-def test_cuda_frame_path_matches_host(generator, astronaut, image_detector):
-    from streamer.compositor import Compositor
+def _case(generator: str, astronaut, image_detector):
+    """(reenactor, canvas, prepared source) for ``generator`` on a crop of the astronaut."""
     from streamer.pipeline import prepare_source
 
     if generator == "rfg" and not DEFAULT_WEIGHTS.is_file():
         pytest.skip("no shipped RFG weights")
     reenactor = GeometricReenactor() if generator == "geometric" else RFGReenactor(integrator="global")
     canvas = np.ascontiguousarray(astronaut[:500, :480])
-    source = prepare_source(canvas, image_detector, reenactor)
+    return reenactor, canvas, prepare_source(canvas, image_detector, reenactor)
+
+
+@needs_gpu
+@pytest.mark.parametrize("generator", ["geometric", "rfg"])
+def test_cuda_frame_path_matches_host(generator, astronaut, image_detector):
+    from streamer.compositor import Compositor
+
+    reenactor, canvas, source = _case(generator, astronaut, image_detector)
     renderer = create_device_renderer(reenactor, "cuda")
     assert renderer.device.name == "cuda"
     renderer.prepare(source)
@@ -48,14 +54,9 @@ def test_cuda_frame_path_matches_host(generator, astronaut, image_detector):
 def test_cuda_graph_replays_the_eager_frames(generator, astronaut, image_detector):
     """The captured CUDA graph (uploads, kernels, TensorRT, download) writes the eager path's frames."""
     from streamer.framepath.graph import GraphRenderer
-    from streamer.pipeline import prepare_source
     from tests.framepath.test_framepath import _driven
 
-    if generator == "rfg" and not DEFAULT_WEIGHTS.is_file():
-        pytest.skip("no shipped RFG weights")
-    reenactor = GeometricReenactor() if generator == "geometric" else RFGReenactor(integrator="global")
-    canvas = np.ascontiguousarray(astronaut[:500, :480])
-    source = prepare_source(canvas, image_detector, reenactor)
+    reenactor, _, source = _case(generator, astronaut, image_detector)
     eager = create_device_renderer(reenactor, "cuda", graph=False)
     graphed = create_device_renderer(reenactor, "cuda", graph=True)
     assert isinstance(graphed, GraphRenderer)
