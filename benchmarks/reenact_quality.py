@@ -179,12 +179,17 @@ def _options(method: str, cfg: QualityConfig) -> dict:
 class Scorer:
     """Detector, embedder and the reenactors under test, shared by every clip."""
 
-    def __init__(self, dataset: LandmarkDataset, cfg: QualityConfig):
+    def __init__(self, dataset: LandmarkDataset, cfg: QualityConfig, reenactors: dict | None = None):
+        """``reenactors``: prebuilt ones by method name (a sweep's variants); default: ``cfg.methods`` by name."""
         from streamer.detectors import create_detector
         from streamer.reenactors.factory import create_reenactor
 
         self.dataset, self.cfg, self.size = dataset, cfg, dataset.size
-        self.reenactors = {m: create_reenactor(m, **_options(m, cfg)) for m in cfg.methods}
+        if reenactors is None:
+            reenactors = {m: create_reenactor(m, **_options(m, cfg)) for m in cfg.methods}
+        elif tuple(reenactors) != cfg.methods:
+            raise ValueError(f"reenactors {tuple(reenactors)} do not match cfg.methods {cfg.methods}")
+        self.reenactors = reenactors
         for m, r in self.reenactors.items():
             if r.crop_size != dataset.size:
                 raise InputError(
@@ -499,22 +504,24 @@ def clip_table(results: list[ClipResult], cfg: QualityConfig) -> list[dict]:
 # --- report ---------------------------------------------------------------------------------------------------
 
 
-def _f(x: float | None, digits: int = 2) -> str:
+def fmt(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def machine_line(m: dict) -> str:
+    """The machine and the libraries that decide these numbers, in one line."""
+    lib = m["libraries"]
+    return (
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {', '.join(m['gpus'])}; "
+        f"Python {lib['python']}, numpy {lib['numpy']}, mediapipe {lib['mediapipe']}, torch {lib['torch']}"
+    )
 
 
 def render_markdown(report: dict) -> str:
     """The tables, the counts behind them, what each column means, the machine and the command."""
     lines = ["# Reenactment quality", ""]
     lines += [f"Command: `{report['command']}`", ""]
-    m = report["machine"]
-    lines += [
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {', '.join(m['gpus'])}; "
-        f"Python {m['libraries']['python']}, numpy {m['libraries']['numpy']}, "
-        f"mediapipe {m['libraries']['mediapipe']}, torch {m['libraries']['torch']}. "
-        f"Run {report['date']}, {report['seconds']:.0f} s.",
-        "",
-    ]
+    lines += [f"Machine: {machine_line(report['machine'])}. Run {report['date']}, {report['seconds']:.0f} s.", ""]
     d = report["dataset"]
     lines += [
         f"Data: `{d['root']}`: {d['videos']} videos, {len(d['identities'])} identities; held-out identities "
@@ -538,9 +545,9 @@ def render_markdown(report: dict) -> str:
             f"{e['clips']} clips, {e['driver_frames']} driver frames, {e['scored_frames']} scored (the source frame of "
             f"each clip is stepped, not scored). Ground truth has a face (MediaPipe) in "
             f"{_pct(e['gt_face_found'])} of scored frames; identity of the real frame vs the source (the ceiling): "
-            f"{_f(e['reference_identity'], 3)} over {e['reference_identity_frames']} frames. Stationary stretches: "
+            f"{fmt(e['reference_identity'], 3)} over {e['reference_identity_frames']} frames. Stationary stretches: "
             f"{e['still_stretches']} ({e['still_steps']} frame steps); the real frames' own flicker there: "
-            f"{_f(e['flicker_driver'])} grey levels.",
+            f"{fmt(e['flicker_driver'])} grey levels.",
             "",
             "| method | frames | PSNR valid crop (dB) | PSNR face (dB) | SSIM valid crop | SSIM face | identity (cos) "
             "[frames] | pose error (deg) [frames] | landmark dist (IOD) | face found | flicker (+grey lvl) [steps] |",
@@ -548,10 +555,11 @@ def render_markdown(report: dict) -> str:
         ]
         for name, r in e["methods"].items():
             lines.append(
-                f"| {name} | {r['frames']} | {_f(r['psnr_valid'])} | {_f(r['psnr_face'])} | {_f(r['ssim_valid'], 4)} | "
-                f"{_f(r['ssim_face'], 4)} | {_f(r['identity'], 3)} [{r['identity_frames']}] | "
-                f"{_f(r['pose_error_deg'])} [{r['pose_frames']}] | {_f(r['landmark_distance'], 3)} | "
-                f"{_pct(r['face_found'])} | {_f(r['flicker'])} [{r['flicker_steps']}] |"
+                f"| {name} | {r['frames']} | {fmt(r['psnr_valid'])} | {fmt(r['psnr_face'])} | "
+                f"{fmt(r['ssim_valid'], 4)} | "
+                f"{fmt(r['ssim_face'], 4)} | {fmt(r['identity'], 3)} [{r['identity_frames']}] | "
+                f"{fmt(r['pose_error_deg'])} [{r['pose_frames']}] | {fmt(r['landmark_distance'], 3)} | "
+                f"{_pct(r['face_found'])} | {fmt(r['flicker'])} [{r['flicker_steps']}] |"
             )
         lines += ["", "Large-pose subsets (|yaw_t - yaw_s|, from the dataset's tracked landmarks):", ""]
         lines += [
@@ -562,11 +570,11 @@ def render_markdown(report: dict) -> str:
         for name, r in e["methods"].items():
             lp, td = r["large_pose"], r["top_yaw_decile"]
             lines.append(
-                f"| {name} | {lp['frames']} | {_f(lp['psnr_valid'])} | {_f(lp['psnr_face'])} | "
-                f"{_f(lp['ssim_valid'], 4)} | {_f(lp['ssim_face'], 4)} | "
-                f"{_f(td['min_yaw_diff_deg'], 1)}-{_f(td['max_yaw_diff_deg'], 1)} | {td['frames']} | "
-                f"{_f(td['psnr_valid'])} | {_f(td['psnr_face'])} | {_f(td['ssim_valid'], 4)} | "
-                f"{_f(td['ssim_face'], 4)} |"
+                f"| {name} | {lp['frames']} | {fmt(lp['psnr_valid'])} | {fmt(lp['psnr_face'])} | "
+                f"{fmt(lp['ssim_valid'], 4)} | {fmt(lp['ssim_face'], 4)} | "
+                f"{fmt(td['min_yaw_diff_deg'], 1)}-{fmt(td['max_yaw_diff_deg'], 1)} | {td['frames']} | "
+                f"{fmt(td['psnr_valid'])} | {fmt(td['psnr_face'])} | {fmt(td['ssim_valid'], 4)} | "
+                f"{fmt(td['ssim_face'], 4)} |"
             )
         if any(r["large_pose"]["frames"] == 0 for r in e["methods"].values()):
             lines += ["", "No frame here turns more than 30 degrees from its source: the top-decile columns stand in."]
@@ -576,9 +584,9 @@ def render_markdown(report: dict) -> str:
         lines += [f"## {SPLIT_TITLES['cross']}", ""]
         lines += [
             f"{e['clips']} pairs, {e['driver_frames']} driver frames, all scored. Driver frame vs source identity "
-            f"(a different person, the floor): {_f(e['reference_identity'], 3)}. Stationary stretches: "
+            f"(a different person, the floor): {fmt(e['reference_identity'], 3)}. Stationary stretches: "
             f"{e['still_stretches']} ({e['still_steps']} steps); the driver's own flicker there: "
-            f"{_f(e['flicker_driver'])} grey levels.",
+            f"{fmt(e['flicker_driver'])} grey levels.",
             "",
             "| method | frames | identity (cos) [frames] | relative pose error (deg) [frames] | face found | "
             "flicker (+grey lvl) [steps] |",
@@ -586,9 +594,9 @@ def render_markdown(report: dict) -> str:
         ]
         for name, r in e["methods"].items():
             lines.append(
-                f"| {name} | {r['frames']} | {_f(r['identity'], 3)} [{r['identity_frames']}] | "
-                f"{_f(r['pose_error_deg'])} [{r['pose_frames']}] | {_pct(r['face_found'])} | "
-                f"{_f(r['flicker'])} [{r['flicker_steps']}] |"
+                f"| {name} | {r['frames']} | {fmt(r['identity'], 3)} [{r['identity_frames']}] | "
+                f"{fmt(r['pose_error_deg'])} [{r['pose_frames']}] | {_pct(r['face_found'])} | "
+                f"{fmt(r['flicker'])} [{r['flicker_steps']}] |"
             )
         lines.append("")
     elif report["cross_note"]:
@@ -611,8 +619,8 @@ def _per_clip(report: dict) -> list[str]:
         for name, r in c["methods"].items():
             lines.append(
                 f"| {c['split']} | {c['name']} | {c['source_frame']} | {c['frames'][0]}-{c['frames'][1] - 1} | "
-                f"{name} | {r['scored_frames']} | {_f(r['psnr_valid'])} | {_f(r['ssim_face'], 4)} | "
-                f"{_f(r['identity'], 3)} | {_f(r['pose_error_deg'])} |"
+                f"{name} | {r['scored_frames']} | {fmt(r['psnr_valid'])} | {fmt(r['ssim_face'], 4)} | "
+                f"{fmt(r['identity'], 3)} | {fmt(r['pose_error_deg'])} |"
             )
     return [*lines, ""]
 
@@ -654,7 +662,7 @@ def _definitions(report: dict) -> list[str]:
 # --- entry point ------------------------------------------------------------------------------------------------
 
 
-def _weights_info(cfg: QualityConfig) -> str:
+def weights_info(cfg: QualityConfig) -> str:
     """Which RFG weights the rfg-* rows ran (path and content digest), or '' when none did."""
     if not any(m.startswith("rfg") for m in cfg.methods):
         return ""
@@ -723,7 +731,7 @@ def evaluate(cfg: QualityConfig, command: str = "") -> dict:
             "tail_fraction": Q.TAIL_FRACTION,
         },
         "identity_model": identity_model,
-        "weights": _weights_info(cfg),
+        "weights": weights_info(cfg),
         "cross_note": cross_note,
         "summary": summarise(results, cfg),
         "clips": clip_table(results, cfg),
@@ -789,7 +797,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
+        args.json.write_text(json.dumps(report, indent=1, default=json_default) + "\n")
     text = render_markdown(report)
     if args.markdown:
         args.markdown.write_text(text)
@@ -811,7 +819,7 @@ def _rerender(path: Path, markdown: Path | None) -> int:
     return 0
 
 
-def _json_default(x):
+def json_default(x):
     if isinstance(x, np.generic):
         return x.item()
     if isinstance(x, range):

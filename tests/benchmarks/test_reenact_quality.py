@@ -6,8 +6,6 @@ Skips with a message when ``../shared/data`` (``REENACT_SHARED_DATA``) is absent
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
@@ -16,28 +14,8 @@ from benchmarks.reenact_quality import QualityConfig, evaluate, main, plan_clips
 from training.dataset import LandmarkDataset
 from training.samplers import split_by_identity
 
-CLIPS = (
-    "raw/HelloMeme/data/drive_videos/jgz.mp4",
-    "raw/SadTalker/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4",
-    "raw/LivePortrait/assets/examples/driving/d0.mp4",
-)
 #: With three identities, this share holds two out (so every split, cross included, has a clip).
 VAL_FRACTION = 0.67
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory) -> Path:
-    from tests.conftest import shared_file
-    from training.prepare import PrepareConfig, prepare_dataset
-
-    sources = [shared_file(c) for c in CLIPS]
-    videos = tmp_path_factory.mktemp("quality_videos")
-    for i, src in enumerate(sources):
-        os.symlink(src, videos / f"clip{i}{src.suffix}")
-    out = tmp_path_factory.mktemp("quality_prepared")
-    summary = prepare_dataset(videos, out, PrepareConfig(max_seconds=2.0), progress=False)
-    assert not summary.failed
-    return out
 
 
 def test_unknown_method_is_exit_2(tmp_path, capsys):
