@@ -64,6 +64,8 @@ class TestConvert:
             "--out",
             out,
             "--crop-only",
+            "--generator",
+            "geometric",  # the shipped RFG draws 256 px crops only
             "--size",
             "128",
             "--strip",
@@ -257,7 +259,7 @@ class TestBadInput:
 
 def test_ctrl_c_leaves_no_output(source, tmp_path):
     face = cv2.resize(cv2.imread(str(source)), (256, 256))
-    driver = write_clip(tmp_path / "long.mp4", [face] * 400)
+    driver = write_clip(tmp_path / "long.mp4", [face] * 1200)  # long enough to be still running when signalled
     out = tmp_path / "o.mp4"
     proc = subprocess.Popen(
         [*REENACT, "convert", "--source", str(source), "--driver", str(driver), "--out", str(out)],
@@ -265,9 +267,12 @@ def test_ctrl_c_leaves_no_output(source, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(p.name.startswith(".o.") for p in tmp_path.iterdir()):
+    deadline = time.time() + 120  # the RFG's start-up (torch import, ONNX export) is slow on a loaded machine
+    started = False
+    while time.time() < deadline and proc.poll() is None and not started:
         time.sleep(0.05)  # wait until encoding has started (the temp file exists)
+        started = any(p.name.startswith(".o.") for p in tmp_path.iterdir())
+    assert started and proc.poll() is None, f"encoding never started while running: {proc.poll()}"
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
