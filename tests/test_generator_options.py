@@ -52,8 +52,9 @@ def test_convert_with_the_rfg_generator(tmp_path, fresh_weights, integrator):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--weights", "x.safetensors"], "--weights is for --generator rfg"),
+        (["--generator", "geometric", "--weights", "x.safetensors"], "--weights is for --generator rfg"),
         (["--generator", "rfg", "--weights", "missing.safetensors"], "RFG weights not found"),
+        (["--weights", "missing.safetensors"], "RFG weights not found"),  # rfg is the default
         (["--generator", "nope"], "invalid choice"),
     ],
 )

@@ -151,6 +151,8 @@ def test_convert_cli_idsg_and_cpu_backends(example_driver, tmp_path):
         DEFAULT_WEIGHTS,
         "--backend",
         "torch",
+        "--generator",
+        "geometric",  # the shipped RFG draws 256 px crops only
         "--size",
         "192",
         "--max-seconds",

@@ -13,13 +13,12 @@ from streamer.reenactors.base import Reenactor
 from streamer.reenactors.geometric import GeometricReenactor
 
 GENERATORS: tuple[str, ...] = ("geometric", "rfg")
-#: The default until the trained RFG beats the geometric reenactor on the measured comparison
-#: (benchmarks/QUALITY.md); then it becomes "rfg".
-DEFAULT_GENERATOR = "geometric"
+#: "rfg": the shipped RFG (residual flow damped x0.5, streamer/models/weights/RFG.md) beats the geometric
+#: reenactor on held-out identities in SSIM of the face and head-pose error (benchmarks/QUALITY.md).
+DEFAULT_GENERATOR = "rfg"
 INTEGRATORS: tuple[str, ...] = ("global", "global-local")
-#: "global": since the rollout training global-local no longer drifts and is a little better (held-out
-#: PSNR 21.42 vs 21.40 dB, SSIM face 0.7937 vs 0.7912, benchmarks/QUALITY.md), but it costs 1.14
-#: instead of 0.72 GFLOPs a frame.
+#: "global": global-local is a little better (held-out PSNR 21.90 vs 21.87 dB, SSIM face 0.7965 vs 0.7938,
+#: and on the largest pose changes, benchmarks/QUALITY.md), but it costs 1.14 instead of 0.72 GFLOPs a frame.
 DEFAULT_INTEGRATOR = "global"
 
 

@@ -232,7 +232,10 @@ class RFGReenactor:
             self.nets, self.runner = _shared_runner(path, backend, threads)
         self.geometric = geometric or GeometricReenactor()
         if self.geometric.crop_size != self.nets.config.size:
-            raise InputError(f"RFG weights are for {self.nets.config.size}px crops, not {self.geometric.crop_size}")
+            raise InputError(
+                f"RFG weights are for {self.nets.config.size}px crops, not {self.geometric.crop_size} "
+                f"(--size {self.nets.config.size}, or --generator geometric for other sizes)"
+            )
         self.crop_size = self.nets.config.size
         self.integrator = integrator
         self.reset_motion = reset_motion

@@ -46,7 +46,7 @@ def test_file_device_loops(example_driver):
 
 def test_crop_only_size(example_driver):
     sink = ListSink()
-    live = LiveConfig(paste_back=False, size=128)
+    live = LiveConfig(paste_back=False, size=128, generator="geometric")  # the shipped RFG: 256 px only
     run_camera(CameraOptions(example_source_path(), str(example_driver), frames=5, live=live), [sink])
     assert {f.shape for f in sink.frames} == {(128, 128, 3)}
 
