@@ -89,6 +89,7 @@ class TestConvert:
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         assert "wrote example.mp4" in proc.stdout
+        assert "generator rfg (global)" in proc.stdout  # the trained generator is the default
         with av.open(str(tmp_path / "example.mp4")) as c:
             assert c.streams.video[0].codec_context.name == "h264" and c.streams.audio
             assert sum(1 for _ in c.decode(video=0)) > 25
