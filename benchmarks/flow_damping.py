@@ -38,7 +38,7 @@ def build_variants(weights: Path, alphas: list[float], integrator: str, threads:
     from streamer.reenactors.rfg import RFGReenactor, load_rfg_weights
     from training.rfg.damping import damp_residual_flow
 
-    load_rfg_weights(weights)  # the one-line error for a missing or foreign file
+    load_rfg_weights(weights)  # the one-line error for a missing or foreign file (before any other work)
     geometric = GeometricReenactor()
     out: dict = {"geometric": geometric}
     for a in alphas:
@@ -61,8 +61,11 @@ def sweep(
     from tqdm import tqdm
 
     from benchmarks.machine import describe_machine
+    from streamer.reenactors.rfg import load_rfg_weights
     from training.dataset import LandmarkDataset
+    from training.rfg.damping import applied_damping
 
+    RQ.set_threads(threads)
     started = time.time()
     dataset = LandmarkDataset(data)
     reenactors = build_variants(weights, alphas, integrator, threads)
@@ -86,6 +89,7 @@ def sweep(
         "seconds": time.time() - started,
         "machine": describe_machine(),
         "weights": RQ.weights_info(replace(cfg, weights=weights)),
+        "input_damping": applied_damping(load_rfg_weights(weights)),
         "integrator": integrator,
         "alphas": alphas,
         "max_frames": max_frames,
@@ -102,7 +106,8 @@ def render_markdown(report: dict, command: str) -> str:
         "",
         f"Machine: {RQ.machine_line(report['machine'])}. Run {report['date']}, {report['seconds']:.0f} s.",
         "",
-        f"RFG weights: `{report['weights']}`, integrator {report['integrator']}; `rfg xA` = residual flow x A.",
+        f"RFG weights: `{report['weights']}`, integrator {report['integrator']}; `rfg xA` = residual flow x A "
+        f"of that file (which has x{report.get('input_damping', 1.0):g} of the trained flow).",
         "",
     ]
     if report["max_frames"] is not None:
@@ -139,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flow_damping", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="a prepared dataset (reenact prepare)")
-    parser.add_argument("--weights", type=Path, required=True, help="RFG weights as trained (alpha 1)")
+    parser.add_argument(
+        "--weights", type=Path, required=True, help="RFG weights as trained (an already damped file: alphas multiply)"
+    )
     parser.add_argument("--alphas", default="0,0.25,0.5,0.75,1", help="residual-flow factors to score")
     parser.add_argument("--splits", default=",".join(SWEEP_SPLITS), help="splits to score")
     parser.add_argument("--integrator", choices=("global", "global-local"), default="global")

@@ -674,19 +674,24 @@ def weights_info(cfg: QualityConfig) -> str:
     return f"{path} (sha256 {digest}, {path.stat().st_size / 1e6:.1f} MB)"
 
 
+def set_threads(threads: int) -> None:
+    """OpenCV's and torch's compute threads for a scoring run."""
+    cv2.setNumThreads(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
 def evaluate(cfg: QualityConfig, command: str = "") -> dict:
     """Run the benchmark; returns the report dict (JSON-ready)."""
     from tqdm import tqdm
 
     from benchmarks.machine import describe_machine
 
-    cv2.setNumThreads(cfg.threads)
-    try:
-        import torch
-
-        torch.set_num_threads(cfg.threads)
-    except ImportError:
-        pass
+    set_threads(cfg.threads)
     started = time.time()
     dataset = LandmarkDataset(cfg.data)
     train_ids, val_ids = split_identities(dataset, cfg)

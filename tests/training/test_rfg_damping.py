@@ -89,3 +89,10 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main([str(bogus), str(tmp_path / "o2.safetensors"), "--alpha", "0.5"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_unwritable_output_is_one_line_error(tmp_path):
+    src = tmp_path / "trained.safetensors"
+    save_networks(_trained_like(), src)
+    with pytest.raises(InputError, match="cannot write"):
+        write_damped(src, src / "out.safetensors", 0.5)  # a folder that is a file

@@ -59,7 +59,10 @@ def write_damped(src: Path, dst: Path, alpha: float) -> RFGNetworks:
     damp_residual_flow(nets, alpha)
     keep = {k: v for k, v in nets.metadata.items() if k not in ("format", "config")}
     keep["damped_from_sha256"] = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
-    save_networks(nets, dst, keep)
+    try:
+        save_networks(nets, dst, keep)
+    except OSError as e:
+        raise InputError(f"cannot write {dst}: {e.strerror or e}") from None
     return nets
 
 
