@@ -13,16 +13,21 @@ drops its residual flow, which is not the same as the geometric warp). Identity 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shlex
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks import reenact_quality as RQ
 from export.atomic import atomic_write_text
 from streamer.errors import InputError
+
+if TYPE_CHECKING:
+    from streamer.models.rfg import RFGNetworks
 
 SWEEP_SPLITS = ("heldout-tail", "heldout-identities")
 
@@ -31,18 +36,17 @@ def variant_name(alpha: float) -> str:
     return f"rfg x{alpha:g}"
 
 
-def build_variants(weights: Path, alphas: list[float], integrator: str, threads: int) -> dict:
-    """The geometric reenactor and one RFG reenactor per alpha, all on one geometric warp."""
-    from streamer.models.rfg import load_networks
+def build_variants(trained: RFGNetworks, alphas: list[float], integrator: str, threads: int) -> dict:
+    """The geometric reenactor and one RFG reenactor per alpha (each on its own damped copy of
+    ``trained``), all on one geometric warp."""
     from streamer.reenactors.geometric import GeometricReenactor
-    from streamer.reenactors.rfg import RFGReenactor, load_rfg_weights
+    from streamer.reenactors.rfg import RFGReenactor
     from training.rfg.damping import damp_residual_flow
 
-    load_rfg_weights(weights)  # the one-line error for a missing or foreign file (before any other work)
     geometric = GeometricReenactor()
     out: dict = {"geometric": geometric}
     for a in alphas:
-        nets = damp_residual_flow(load_networks(weights), a)
+        nets = damp_residual_flow(copy.deepcopy(trained), a)
         out[variant_name(a)] = RFGReenactor(integrator=integrator, threads=threads, geometric=geometric, networks=nets)
     return out
 
@@ -68,7 +72,8 @@ def sweep(
     RQ.set_threads(threads)
     started = time.time()
     dataset = LandmarkDataset(data)
-    reenactors = build_variants(weights, alphas, integrator, threads)
+    trained = load_rfg_weights(weights)  # one-line errors for a missing or foreign file
+    reenactors = build_variants(trained, alphas, integrator, threads)
     cfg = RQ.QualityConfig(
         data, tuple(reenactors), identity=False, max_frames=max_frames, threads=threads, progress=progress
     )
@@ -89,7 +94,7 @@ def sweep(
         "seconds": time.time() - started,
         "machine": describe_machine(),
         "weights": RQ.weights_info(replace(cfg, weights=weights)),
-        "input_damping": applied_damping(load_rfg_weights(weights)),
+        "input_damping": applied_damping(trained),
         "integrator": integrator,
         "alphas": alphas,
         "max_frames": max_frames,

@@ -16,7 +16,6 @@ the calibration net are left as they are.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -50,6 +49,7 @@ def damp_residual_flow(nets: RFGNetworks, alpha: float) -> RFGNetworks:
 
 def write_damped(src: Path, dst: Path, alpha: float) -> RFGNetworks:
     """Load ``src``, damp its residual flow by ``alpha`` and write ``dst`` atomically (never over ``src``)."""
+    from export.atomic import sha256_file
     from streamer.reenactors.rfg import load_rfg_weights
 
     src, dst = Path(src), Path(dst)
@@ -57,10 +57,8 @@ def write_damped(src: Path, dst: Path, alpha: float) -> RFGNetworks:
         raise InputError("the output must not overwrite the input weights")
     nets = load_rfg_weights(src)
     damp_residual_flow(nets, alpha)
-    keep = {k: v for k, v in nets.metadata.items() if k not in ("format", "config")}
-    keep["damped_from_sha256"] = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
-    try:
-        save_networks(nets, dst, keep)
+    try:  # save_networks writes the format and config entries itself
+        save_networks(nets, dst, {**nets.metadata, "damped_from_sha256": sha256_file(src)[:12]})
     except OSError as e:
         raise InputError(f"cannot write {dst}: {e.strerror or e}") from None
     return nets
