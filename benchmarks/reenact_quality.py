@@ -32,6 +32,7 @@ import numpy as np
 
 from benchmarks import quality_metrics as Q
 from benchmarks.quality_identity import DlibFaceEmbedder, embedder_status
+from export.atomic import atomic_write_text
 from streamer.errors import InputError
 from streamer.geometry import apply_affine
 from streamer.landmarks import FaceLandmarks
@@ -802,10 +803,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=json_default) + "\n")
+        atomic_write_text(args.json, json.dumps(report, indent=1, default=json_default) + "\n")
     text = render_markdown(report)
     if args.markdown:
-        args.markdown.write_text(text)
+        atomic_write_text(args.markdown, text)
     else:
         print(text)
     return 0
@@ -818,7 +819,7 @@ def _rerender(path: Path, markdown: Path | None) -> int:
         raise InputError(f"cannot read report {path}: {exc}") from None
     text = render_markdown(report)
     if markdown:
-        markdown.write_text(text)
+        atomic_write_text(markdown, text)
     else:
         print(text)
     return 0
