@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kernels.affine import invert_affine
 from kernels.frames import BT601_LIMITED, FORMAT_CODES, RGB_SIGNED, Colour, Format, TensorLayout
-from streamer.geometry import invert_affine
 
 #: Argument codes of every kernel ('d' double, 'P' pointer, 'i' int32, 'f' float32), in kernel order. The CPU
 #: library reports the codes deduced from kernels/cuda/kernels.cuh and cpu_build checks them; the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels.affine import invert_affine  # noqa: F401 - defined beside the kernels, which import no runtime
+
 
 def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
     """Least-squares similarity ``dst ~ s * R @ src + t`` for (N, D) point sets (Umeyama 1991).
@@ -33,13 +35,6 @@ def umeyama(src: np.ndarray, dst: np.ndarray, with_scale: bool = True) -> tuple[
 def similarity_matrix(scale: float, rot: np.ndarray, trans: np.ndarray) -> np.ndarray:
     """2x3 matrix of a 2D similarity."""
     return np.concatenate([scale * rot, trans[:, None]], axis=1)
-
-
-def invert_affine(affine: np.ndarray) -> np.ndarray:
-    """Inverse of a 2x3 affine matrix."""
-    a = np.asarray(affine, np.float64)
-    lin = np.linalg.inv(a[:, :2])
-    return np.concatenate([lin, -lin @ a[:, 2:3]], axis=1)
 
 
 def apply_affine(affine: np.ndarray, xy: np.ndarray) -> np.ndarray:
