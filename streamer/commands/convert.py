@@ -25,10 +25,6 @@ def add_frame_path_argument(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact convert``."""
-    from streamer.backends.select import BACKENDS
-    from streamer.detectors import DETECTOR_NAMES
-    from streamer.tracking import DEFAULT_TRACKER, TRACKER_NAMES
-
     p = sub.add_parser(
         "convert",
         help="driver video + source photo -> reenacted video (audio kept)",
@@ -42,6 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use the bundled example (public-domain photo + a driver clip made from it)",
     )
+    add_convert_options(p)
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)"
+    )
+    p.set_defaults(func=_run_convert)
+
+
+def add_convert_options(p: argparse.ArgumentParser) -> None:
+    """Every per-conversion option of ``reenact convert`` (all but the inputs, --out, --example and --quiet);
+    ``reenact batch`` takes the same ones as per-job defaults and JOBS.csv columns."""
+    from streamer.backends.select import BACKENDS
+    from streamer.detectors import DETECTOR_NAMES
+    from streamer.tracking import DEFAULT_TRACKER, TRACKER_NAMES
+
     p.add_argument("--size", type=int, default=256, help="face crop size in pixels (default 256)")
     group = p.add_mutually_exclusive_group()
     group.add_argument(
@@ -116,10 +126,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use driver frame N (0-based) as the neutral reference (default: the most neutral of the first frames)",
     )
     p.add_argument("--max-seconds", type=float, default=None, help="convert only the first SECONDS of the driver")
-    p.add_argument(
-        "--quiet", action="store_true", help="no progress bar (there is none either when stderr is not a terminal)"
-    )
-    p.set_defaults(func=_run_convert)
 
 
 def add_retarget_arguments(p: argparse.ArgumentParser) -> None:
@@ -196,21 +202,60 @@ def check_retarget_arguments(args: argparse.Namespace) -> None:
         create_retargeter("idsg", idsg_weights=args.idsg_weights)
 
 
-def _run_convert(args: argparse.Namespace) -> int:
+def check_convert_options(args: argparse.Namespace) -> None:
+    """``InputError`` (one line, exit 2) for per-conversion options that cannot work, before any slow work
+    (the options of :func:`add_convert_options`)."""
     from streamer.backends.select import select_backend
-    from streamer.convert import ConvertOptions, convert
     from streamer.errors import InputError
-    from streamer.runtime import configure_threads
 
     if args.size < 64 or args.size > 1024:
         raise InputError(f"--size must be between 64 and 1024, got {args.size}")
     if args.max_side < 64:
         raise InputError(f"--max-side must be at least 64, got {args.max_side}")
-    check_retarget_arguments(args)  # before --example makes its clip
+    check_retarget_arguments(args)
     check_generator_arguments(args)
     if args.retarget == "idsg" and args.motion == "absolute":
         log.warning("--absolute has no effect with --retarget idsg (the IDSG places the face itself)")
     select_backend("pixel_warp", args.backend)  # an unavailable backend fails here, before any work
+
+
+def convert_options(args: argparse.Namespace, source: Path, driver: Path, out: Path, progress: bool, threads: int):
+    """The ``ConvertOptions`` of parsed :func:`add_convert_options` options for one conversion."""
+    from streamer.convert import ConvertOptions
+
+    return ConvertOptions(
+        source=source,
+        driver=driver,
+        out=out,
+        size=args.size,
+        paste_back=args.paste_back,
+        motion=args.motion,
+        backend=args.backend,
+        landmarks=args.landmarks,
+        face_index=args.face_index,
+        max_side=args.max_side,
+        progress=progress,
+        max_seconds=args.max_seconds,
+        tracker=args.tracker,
+        track_debug=args.track_debug,
+        reference_frame=args.reference_frame,
+        strip=args.strip,
+        retarget=args.retarget,
+        idsg_weights=args.idsg_weights,
+        threads=threads,
+        generator=args.generator,
+        integrator=args.integrator,
+        weights=args.weights,
+        frame_path=args.frame_path,
+    )
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from streamer.convert import convert
+    from streamer.errors import InputError
+    from streamer.runtime import configure_threads
+
+    check_convert_options(args)  # before --example makes its clip
     threads = configure_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="reenact-example-") as tmp:
         source, driver = args.source, args.driver
@@ -221,32 +266,8 @@ def _run_convert(args: argparse.Namespace) -> int:
             driver = driver or make_example_driver(Path(tmp) / "example_driver.mp4")
         if source is None or driver is None:
             raise InputError("give --source PHOTO and --driver VIDEO (or --example)")
-        opts = ConvertOptions(
-            source=source,
-            driver=driver,
-            out=args.out,
-            size=args.size,
-            paste_back=args.paste_back,
-            motion=args.motion,
-            backend=args.backend,
-            landmarks=args.landmarks,
-            face_index=args.face_index,
-            max_side=args.max_side,
-            progress=not args.quiet and getattr(args, "stderr_is_tty", True),
-            max_seconds=args.max_seconds,
-            tracker=args.tracker,
-            track_debug=args.track_debug,
-            reference_frame=args.reference_frame,
-            strip=args.strip,
-            retarget=args.retarget,
-            idsg_weights=args.idsg_weights,
-            threads=threads,
-            generator=args.generator,
-            integrator=args.integrator,
-            weights=args.weights,
-            frame_path=args.frame_path,
-        )
-        summary = convert(opts)
+        progress = not args.quiet and getattr(args, "stderr_is_tty", True)
+        summary = convert(convert_options(args, source, driver, args.out, progress, threads))
     print(
         f"wrote {summary.out}: {summary.frames} frames, face found in {summary.faces} "
         f"({summary.frames - summary.faces} without), {summary.fps:.1f} fps "
