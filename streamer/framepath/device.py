@@ -9,7 +9,7 @@ stream that kernels, copies and TensorRT engines all queue on, in the device's p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,6 +26,11 @@ class Buffer:
     dtype: np.dtype
     ptr: int
     handle: Any
+    #: The host memory the device stages this buffer's uploads in and downloads it into (pinned on a
+    #: GPU), made on first use. Held here, not in a table keyed by ``id(buffer)``: it is freed with the
+    #: buffer, and a new buffer that gets a dead one's id never inherits its array (of another shape).
+    upload_staging: Any = field(default=None, repr=False)
+    download_target: Any = field(default=None, repr=False)
 
     @property
     def nbytes(self) -> int:
@@ -97,8 +102,6 @@ class HostDevice:
         from kernels.cpu_build import cpu_kernels
 
         self.kernels = kernels or cpu_kernels()
-        self._staging: dict[int, np.ndarray] = {}
-        self._host_out: dict[int, np.ndarray] = {}
 
     def empty(self, shape: tuple[int, ...], dtype: type) -> Buffer:
         array = np.zeros(shape, dtype)
@@ -123,27 +126,23 @@ class HostDevice:
         """Nothing to wait for: host launches return when done."""
 
     def staging(self, dst: Buffer) -> np.ndarray:
-        return _fixed(self._staging, dst)
+        if dst.upload_staging is None:
+            dst.upload_staging = np.zeros(dst.shape, dst.dtype)
+        return dst.upload_staging
 
     def commit(self, dst: Buffer) -> None:
         np.copyto(dst.handle, self.staging(dst))
 
     def host_buffer(self, src: Buffer) -> np.ndarray:
-        return _fixed(self._host_out, src)
+        if src.download_target is None:
+            src.download_target = np.zeros(src.shape, src.dtype)
+        return src.download_target
 
     def fetch(self, src: Buffer) -> None:
         np.copyto(self.host_buffer(src), src.handle)
 
     def enqueue(self, key: str, work: Callable[[], None]) -> None:
         work()
-
-
-def _fixed(store: dict[int, Any], buf: Buffer) -> np.ndarray:
-    """The host array kept for ``buf`` in ``store`` (made on first use)."""
-    array = store.get(id(buf))
-    if array is None:
-        array = store[id(buf)] = np.zeros(buf.shape, buf.dtype)
-    return array
 
 
 class CudaDevice:
@@ -173,8 +172,6 @@ class CudaDevice:
         self.stream = cuda.Stream()
         self.torch_stream = torch.cuda.ExternalStream(self.stream.handle, device=self.device)
         self.kernels = GpuKernels(artifacts)
-        self._staging: dict[int, Any] = {}
-        self._host_out: dict[int, Any] = {}
 
     def _dtype(self, dtype: np.dtype) -> Any:
         torch = self._torch
@@ -189,23 +186,25 @@ class CudaDevice:
         """A buffer for memory someone else allocated (a TensorRT runner's binding)."""
         return Buffer(tuple(tensor.shape), np.dtype(dtype), int(tensor.data_ptr()), tensor)
 
-    def _pinned(self, store: dict[int, Any], buf: Buffer) -> Any:
-        tensor = store.get(id(buf))
+    def _pinned(self, buf: Buffer, kind: str) -> Any:
+        """``buf``'s pinned host tensor for uploads (``upload_staging``) or downloads (``download_target``)."""
+        tensor = getattr(buf, kind)
         if tensor is None:
-            tensor = store[id(buf)] = self._torch.empty(buf.shape, dtype=self._dtype(buf.dtype), pin_memory=True)
+            tensor = self._torch.empty(buf.shape, dtype=self._dtype(buf.dtype), pin_memory=True)
+            setattr(buf, kind, tensor)
         return tensor
 
-    def _pinned_array(self, store: dict[int, Any], buf: Buffer) -> np.ndarray:
+    def _pinned_array(self, buf: Buffer, kind: str) -> np.ndarray:
         """The pinned tensor as NumPy (``uint64`` buffers: viewed as such over torch's int64)."""
-        array = self._pinned(store, buf).numpy()
+        array = self._pinned(buf, kind).numpy()
         return array.view(np.uint64) if buf.dtype == np.uint64 else array
 
     def staging(self, dst: Buffer) -> np.ndarray:
-        return self._pinned_array(self._staging, dst)
+        return self._pinned_array(dst, "upload_staging")
 
     def commit(self, dst: Buffer) -> None:
         with self._torch.cuda.stream(self.torch_stream):
-            dst.handle.copy_(self._pinned(self._staging, dst), non_blocking=True)
+            dst.handle.copy_(self._pinned(dst, "upload_staging"), non_blocking=True)
 
     def upload(self, dst: Buffer, src: np.ndarray) -> None:
         # The previous frame's copy from this staging buffer finished at that frame's download.
@@ -213,11 +212,11 @@ class CudaDevice:
         self.commit(dst)
 
     def host_buffer(self, src: Buffer) -> np.ndarray:
-        return self._pinned_array(self._host_out, src)
+        return self._pinned_array(src, "download_target")
 
     def fetch(self, src: Buffer) -> None:
         with self._torch.cuda.stream(self.torch_stream):
-            self._pinned(self._host_out, src).copy_(src.handle, non_blocking=True)
+            self._pinned(src, "download_target").copy_(src.handle, non_blocking=True)
 
     def download(self, src: Buffer) -> np.ndarray:
         self.fetch(src)
