@@ -33,8 +33,10 @@ from streamer.framepath.build import create_device_renderer, resolve_frame_path
 from streamer.media.images import fit_within, load_image
 from streamer.media.video_file import VideoFileSink, VideoFileSource, VideoFrame
 from streamer.pipeline import ReenactmentPipeline, prepare_source
+from streamer.pose import head_pose
 from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR, create_generator
 from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
+from streamer.reference_lookahead import LookaheadConfig, scan_driver
 from streamer.retarget import MotionMode
 from streamer.runtime import configure_threads
 from streamer.tracking import DEFAULT_TRACKER, create_tracker
@@ -69,6 +71,7 @@ class ConvertOptions:
     tracker: str = DEFAULT_TRACKER
     track_debug: Path | None = None
     reference_frame: int | None = None
+    reference: str = "lookahead"  #: "lookahead" (file: best frame of the first minute) or "causal" (as live)
     retarget: str = "analytic"  #: "analytic" or "idsg" (learned; ignores ``motion``)
     idsg_weights: Path | None = None  #: IDSG safetensors file (default: the shipped one)
     threads: int = 1  #: compute threads (OpenCV, torch, onnxruntime)
@@ -91,6 +94,7 @@ class ConvertSummary:
     duty_cycle: float | None = None  # fraction of frames the landmark detector ran on
     generator: str = DEFAULT_GENERATOR  # e.g. "geometric" or "rfg (global-local)"
     frame_path: str = "opencv"  # "opencv", or "kernels (cpu)" / "kernels (cuda)"
+    reference: str = ""  # which driver frame was the neutral reference, and how it was chosen
 
     @property
     def fps(self) -> float:
@@ -238,8 +242,7 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         cleanup.callback(tracker.close)
         compositor = Compositor(opts.size) if opts.paste_back else None
         selector = ReferenceSelector(ReferenceConfig(forced_frame=opts.reference_frame, auto_reanchor=False))
-        if opts.reference_frame is not None:
-            selector.force(_reference_face(opts, opts.reference_frame), opts.reference_frame)
+        reference = _choose_reference(opts, selector)
         renderer = create_device_renderer(reenactor, threads=opts.threads) if frame_path == "kernels" else None
         if renderer is not None:
             frame_path = f"kernels ({renderer.device.name})"
@@ -292,8 +295,43 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     duty = getattr(tracker, "duty_cycle", None)
     generator = opts.generator + (f" ({opts.integrator})" if opts.generator == "rfg" else "")
     return ConvertSummary(
-        opts.out, pipeline.frames, pipeline.faces, seconds, backend.name, opts.tracker, duty, generator, frame_path
+        opts.out,
+        pipeline.frames,
+        pipeline.faces,
+        seconds,
+        backend.name,
+        opts.tracker,
+        duty,
+        generator,
+        frame_path,
+        reference or _causal_reference(selector),
     )
+
+
+def _choose_reference(opts: ConvertOptions, selector: ReferenceSelector) -> str:
+    """Lock the selector to ``--reference-frame N`` or to the look-ahead's pick; "" leaves it causal."""
+    if opts.reference_frame is not None:
+        face = _reference_face(opts, opts.reference_frame)
+        selector.force(face, opts.reference_frame)
+        return f"frame {opts.reference_frame} (forced; {_pose_text(face)})"
+    if opts.reference != "lookahead":
+        return ""
+    seconds = LookaheadConfig.max_seconds if opts.max_seconds is None else min(opts.max_seconds, 60.0)
+    picked = scan_driver(opts.driver, opts.landmarks, LookaheadConfig(max_seconds=seconds))
+    if picked is None:
+        return ""  # no face in the scanned part: the causal choice takes over (and may find one later)
+    selector.force(picked.landmarks, picked.frame_index)
+    return f"frame {picked.frame_index} (look-ahead over {picked.scanned} frames; {_pose_text(picked.landmarks)})"
+
+
+def _causal_reference(selector: ReferenceSelector) -> str:
+    ref = selector.reference
+    return "" if ref is None else f"frame {ref.frame_index} (causal; {_pose_text(ref.landmarks)})"
+
+
+def _pose_text(face) -> str:
+    pose = head_pose(face.points)
+    return f"yaw {pose.yaw:+.0f}, pitch {pose.pitch:+.0f}, roll {pose.roll:+.0f} deg"
 
 
 def _finisher(pipeline: ReenactmentPipeline, drawn, item: VideoFrame, strip, prepared, opts: ConvertOptions):

@@ -9,6 +9,7 @@ talking mouth) with a tone as its audio track: it exercises every part of ``conv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -40,8 +41,15 @@ def scripted_motion(t: float) -> tuple[float, float, float, float, float]:
     return yaw, pitch, roll, mouth, blink
 
 
-def make_example_driver(path: str | Path, seconds: float = 6.0, fps: int = 25, size: int = 384) -> Path:
-    """Write the example driver clip (H.264 + AAC tone) to ``path``."""
+def make_example_driver(
+    path: str | Path,
+    seconds: float = 6.0,
+    fps: int = 25,
+    size: int = 384,
+    motion: Callable[[float], tuple[float, float, float, float, float]] = scripted_motion,
+) -> Path:
+    """Write the example driver clip (H.264 + AAC tone) to ``path``, moved by ``motion(t)`` (see
+    :func:`scripted_motion`; tests script other motions, a clip that starts in profile for one)."""
     path = Path(path)
     image = fit_within(load_image(example_source_path()), size)
     detector = create_detector("mediapipe", "image")
@@ -61,7 +69,7 @@ def make_example_driver(path: str | Path, seconds: float = 6.0, fps: int = 25, s
         audio = out.add_stream("aac", rate=rate)
         samples_done = 0
         for i in range(int(seconds * fps)):
-            yaw, pitch, roll, mouth, blink = scripted_motion(i / fps)
+            yaw, pitch, roll, mouth, blink = motion(i / fps)
             pts = base.copy()
             pts[[65, 66, 67, 56, 57, 58, 6, 7, 8, 9, 10]] += (0.0, mouth * iod, 0.0)
             pts[[4, 5, 11, 12]] += (0.0, 0.5 * mouth * iod, 0.0)

@@ -42,6 +42,31 @@ class Reference:
     score: float
 
 
+def neutrality_score(
+    landmarks: FaceLandmarks,
+    config: ReferenceConfig,
+    pose: HeadPose | None = None,
+    expression: np.ndarray | None = None,
+    usual: np.ndarray | None = None,
+) -> float:
+    """Neutrality score of one face, lower is better (0: frontal, mouth closed, usual eyes and brows).
+
+    ``usual`` is the stream's typical expression vector (its median); without it the eye and brow
+    terms are left out, as nothing says yet what is usual for this face.
+    """
+    pose = pose or head_pose(landmarks.points)
+    expr = expression_vector(landmarks.points) if expression is None else np.asarray(expression)
+    angles = np.array([pose.yaw, pose.pitch, pose.roll]) / config.max_angle
+    s = float(np.sqrt((angles**2).sum()))
+    s += max(0.0, float(expr[0])) / config.mouth_open_unit
+    if usual is not None:
+        eyes = float(usual[2:4].mean())
+        s += 2.0 * max(0.0, eyes - float(expr[2:4].mean())) / max(eyes, 1e-3)  # closed eyes
+        s += abs(float(expr[4] - usual[4])) / max(float(usual[4]) * 0.1, 1e-3) * 0.5  # raised/lowered brows
+    s += 1.0 - float(np.clip(landmarks.confidence, 0.0, 1.0))
+    return s
+
+
 class ReferenceSelector:
     """Feed every frame's tracked face with ``update``; it returns the reference to use now."""
 
@@ -63,19 +88,8 @@ class ReferenceSelector:
         self, landmarks: FaceLandmarks, pose: HeadPose | None = None, expression: np.ndarray | None = None
     ) -> float:
         """Neutrality score of one face (0 is a frontal face with a closed mouth and usual eyes/brows)."""
-        cfg = self.config
-        pose = pose or head_pose(landmarks.points)
-        expr = expression_vector(landmarks.points) if expression is None else np.asarray(expression)
-        angles = np.array([pose.yaw, pose.pitch, pose.roll]) / cfg.max_angle
-        s = float(np.sqrt((angles**2).sum()))
-        s += max(0.0, float(expr[0])) / cfg.mouth_open_unit
-        if self._expr:
-            usual = np.median(np.stack(self._expr), axis=0)
-            eyes = float(usual[2:4].mean())
-            s += 2.0 * max(0.0, eyes - float(expr[2:4].mean())) / max(eyes, 1e-3)  # closed eyes
-            s += abs(float(expr[4] - usual[4])) / max(float(usual[4]) * 0.1, 1e-3) * 0.5  # raised/lowered brows
-        s += 1.0 - float(np.clip(landmarks.confidence, 0.0, 1.0))
-        return s
+        usual = np.median(np.stack(self._expr), axis=0) if self._expr else None
+        return neutrality_score(landmarks, self.config, pose, expression, usual)
 
     def force(self, landmarks: FaceLandmarks, frame_index: int) -> None:
         """Lock the reference to ``landmarks`` now (e.g. frame N found by an offline pre-pass)."""

@@ -133,9 +133,21 @@ class TestConvert:
         )
         assert proc.returncode == 0, proc.stderr
         assert "tracker temporal, detector on" in proc.stdout
+        assert "reference frame 10 (forced; yaw" in proc.stdout
         with av.open(str(debug)) as c, av.open(str(example_driver)) as d:
             assert c.streams.video[0].codec_context.width == d.streams.video[0].codec_context.width
             assert sum(1 for _ in c.decode(video=0)) == 50
+        proc = run(
+            "convert", "--source", source, "--driver", example_driver, "--out", out, "--quiet", "--max-seconds", "0.6"
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "reference frame " in proc.stdout and "(look-ahead over " in proc.stdout
+        proc = run(
+            *["convert", "--source", source, "--driver", example_driver, "--out", out, "--quiet"],
+            *["--max-seconds", "0.6", "--reference", "causal"],
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "reference frame " in proc.stdout and "(causal; yaw" in proc.stdout
         proc = run("convert", "--source", source, "--driver", example_driver, "--out", out, "--reference-frame", "500")
         assert_one_line_error(proc, "fewer frames")
         proc = run("convert", "--source", source, "--driver", example_driver, "--out", out, "--track-debug", out)

@@ -123,7 +123,15 @@ def add_convert_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="use driver frame N (0-based) as the neutral reference (default: the most neutral of the first frames)",
+        help="use driver frame N (0-based) as the neutral reference (default: see --reference)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=("lookahead", "causal"),
+        default="lookahead",
+        help="how the neutral reference frame is chosen: lookahead (default) reads the driver's first minute "
+        "first and takes its most frontal, neutral frame; causal takes the most neutral of the first frames, "
+        "as a live stream must",
     )
     p.add_argument("--max-seconds", type=float, default=None, help="convert only the first SECONDS of the driver")
 
@@ -239,6 +247,7 @@ def convert_options(args: argparse.Namespace, source: Path, driver: Path, out: P
         tracker=args.tracker,
         track_debug=args.track_debug,
         reference_frame=args.reference_frame,
+        reference=getattr(args, "reference", "lookahead"),
         strip=args.strip,
         retarget=args.retarget,
         idsg_weights=args.idsg_weights,
@@ -275,6 +284,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         f"paste-back {summary.frame_path}, "
         f"tracker {summary.tracker}"
         + (f", detector on {summary.duty_cycle:.0%} of frames" if summary.duty_cycle is not None else "")
+        + (f", reference {summary.reference}" if summary.reference else "")
         + ")"
     )
     return 0
