@@ -19,6 +19,7 @@ from streamer.alignment import crop_transform
 from streamer.geometry import umeyama
 from streamer.landmarks import FaceLandmarks
 from streamer.pose import head_axes, visibility_from_landmarks
+from streamer.turn_limit import DEFAULT_TURN_LIMIT, TurnLimit, limit_turn
 
 MotionMode = Literal["relative", "absolute"]
 
@@ -107,10 +108,17 @@ class AnalyticRetargeter:
     mid-word would otherwise leave the source unable to close (or open) its mouth that far.
     """
 
-    def __init__(self, mode: MotionMode = "relative", crop_size: int = 256, absolute_mouth: bool = True):
+    def __init__(
+        self,
+        mode: MotionMode = "relative",
+        crop_size: int = 256,
+        absolute_mouth: bool = True,
+        turn_limit: TurnLimit | None = DEFAULT_TURN_LIMIT,
+    ):
         self.mode = mode
         self.crop_size = crop_size
         self.absolute_mouth = absolute_mouth
+        self.turn_limit = turn_limit  #: soft limit on the out-of-plane turn from the source's pose (None: off)
 
     def retarget(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
         """Target landmarks in the source's coordinates for this driver frame."""
@@ -128,7 +136,7 @@ class AnalyticRetargeter:
         shaped = _uncross(shaped)
         motion = RigidMotion(
             drv.scale,
-            to_src.rotation @ drv.rotation @ to_src.rotation.T,
+            limit_turn(to_src.rotation @ drv.rotation @ to_src.rotation.T, self.turn_limit),
             src[L.RIGID].mean(axis=0),
             to_src.scale * to_src.rotation @ drv.shift,
         )

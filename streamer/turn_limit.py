@@ -1,0 +1,81 @@
+"""A soft limit on how far the source face turns away from its own pose (#14: limits, never tears).
+
+One photo shows one side of a head: asked to turn much further than the photo's own pose, the
+warp folds triangles over each other and smears the face into the background. The retargeted head
+rotation is split into its in-plane part (a twist about the camera's view axis: roll, which a 2D
+warp shows exactly) and its out-of-plane part (the swing: yaw/pitch, which reveals what the photo
+does not show). Only the swing is compressed: unchanged up to ``knee_deg``, then smoothly (the
+curve and its slope are continuous) towards ``limit_deg``, which it never reaches, so the output
+keeps following the driver's direction of motion, ever more slowly, and never folds.
+
+Convention: rotations act on column vectors in image coordinates (x right, y down, z away from the
+camera), as the landmarks are stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+VIEW_AXIS = np.array([0.0, 0.0, 1.0])
+
+
+@dataclass(frozen=True)
+class TurnLimit:
+    """Where the out-of-plane turn starts to be compressed and the angle it approaches."""
+
+    knee_deg: float = 25.0  #: turns up to this angle pass unchanged
+    limit_deg: float = 45.0  #: the compressed turn approaches this angle and never passes it
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.knee_deg < self.limit_deg <= 180.0:
+            raise ValueError(f"need 0 <= knee < limit <= 180 degrees, got {self.knee_deg}, {self.limit_deg}")
+
+
+#: The default limit: measured where the 2D warp starts to tear, see README "Large head poses".
+DEFAULT_TURN_LIMIT = TurnLimit()
+
+
+def soft_saturate(angle_deg: np.ndarray | float, limit: TurnLimit = DEFAULT_TURN_LIMIT) -> np.ndarray:
+    """``angle`` below the knee, ``knee + span * tanh((angle - knee) / span)`` above (span = limit - knee).
+
+    Odd, monotone increasing, slope 1 up to the knee and continuous there, bounded by the limit.
+    """
+    a = np.asarray(angle_deg, np.float64)
+    span = limit.limit_deg - limit.knee_deg
+    mag = np.abs(a)
+    over = limit.knee_deg + span * np.tanh((mag - limit.knee_deg) / span)
+    return np.sign(a) * np.where(mag <= limit.knee_deg, mag, over)
+
+
+def swing_twist(rotation: np.ndarray, axis: np.ndarray = VIEW_AXIS) -> tuple[Rotation, Rotation]:
+    """Split a 3x3 rotation into ``swing * twist`` (twist about ``axis``, swing about an axis normal to it)."""
+    x, y, z, w = Rotation.from_matrix(rotation).as_quat()  # scipy: scalar last
+    along = np.dot([x, y, z], axis) * axis
+    twist_q = np.array([*along, w])
+    norm = np.linalg.norm(twist_q)
+    # A swing of exactly 180 degrees leaves no twist to measure: call it none.
+    twist = Rotation.from_quat(twist_q / norm) if norm > 1e-9 else Rotation.identity()
+    swing = Rotation.from_matrix(rotation) * twist.inv()
+    return swing, twist
+
+
+def limit_turn(rotation: np.ndarray, limit: TurnLimit | None = DEFAULT_TURN_LIMIT) -> np.ndarray:
+    """``rotation`` with its out-of-plane part softly limited (see :func:`soft_saturate`); None: unlimited."""
+    if limit is None:
+        return rotation
+    swing, twist = swing_twist(rotation)
+    vec = swing.as_rotvec()
+    angle = np.degrees(np.linalg.norm(vec))
+    if angle <= limit.knee_deg:
+        return rotation
+    squeezed = Rotation.from_rotvec(vec * float(soft_saturate(angle, limit)) / angle)
+    return (squeezed * twist).as_matrix()
+
+
+def turn_angle(rotation: np.ndarray) -> float:
+    """The out-of-plane (swing) angle of ``rotation`` in degrees."""
+    swing, _ = swing_twist(rotation)
+    return float(np.degrees(np.linalg.norm(swing.as_rotvec())))

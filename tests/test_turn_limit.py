@@ -1,0 +1,88 @@
+"""The soft limit on the source's out-of-plane turn (streamer.turn_limit) and its use in retargeting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from streamer.geometry import rotation_matrix
+from streamer.pose import head_pose
+from streamer.retarget import AnalyticRetargeter
+from streamer.turn_limit import TurnLimit, limit_turn, soft_saturate, swing_twist, turn_angle
+
+LIMIT = TurnLimit(knee_deg=25.0, limit_deg=45.0)
+
+
+class TestSoftSaturate:
+    def test_identity_up_to_the_knee(self):
+        a = np.linspace(-25, 25, 101)
+        np.testing.assert_allclose(soft_saturate(a, LIMIT), a)
+
+    def test_monotone_bounded_and_odd(self):
+        a = np.linspace(0, 180, 1801)
+        s = soft_saturate(a, LIMIT)
+        assert (np.diff(s) > 0).all()
+        assert s.max() < LIMIT.limit_deg
+        np.testing.assert_allclose(soft_saturate(-a, LIMIT), -s)
+
+    def test_smooth_at_the_knee(self):
+        h = 1e-4
+        k = LIMIT.knee_deg
+        left = (soft_saturate(k, LIMIT) - soft_saturate(k - h, LIMIT)) / h
+        right = (soft_saturate(k + h, LIMIT) - soft_saturate(k, LIMIT)) / h
+        assert left == pytest.approx(1.0, abs=1e-3) and right == pytest.approx(1.0, abs=1e-3)
+
+    def test_bad_limits_are_refused(self):
+        with pytest.raises(ValueError):
+            TurnLimit(knee_deg=50.0, limit_deg=40.0)
+
+
+class TestSwingTwist:
+    @pytest.mark.parametrize(("yaw", "pitch", "roll"), [(0, 0, 30), (40, 0, 0), (35, -20, 15), (-70, 10, -40)])
+    def test_recomposes(self, yaw, pitch, roll):
+        r = rotation_matrix(yaw, pitch, roll)
+        swing, twist = swing_twist(r)
+        np.testing.assert_allclose((swing * twist).as_matrix(), r, atol=1e-9)
+        # the twist turns about the view axis only, the swing about an axis in the image plane
+        np.testing.assert_allclose(np.abs(twist.as_rotvec()[:2]), 0, atol=1e-9)
+        assert abs(swing.as_rotvec()[2]) < 1e-9
+
+    def test_roll_is_not_a_turn(self):
+        assert turn_angle(rotation_matrix(0, 0, 50)) == pytest.approx(0, abs=1e-6)
+        assert turn_angle(rotation_matrix(40, 0, 0)) == pytest.approx(40, abs=1e-6)
+
+
+class TestLimitTurn:
+    def test_small_turns_and_pure_roll_pass_unchanged(self):
+        for r in (rotation_matrix(20, 5, 0), rotation_matrix(0, 0, 60), rotation_matrix(-15, 10, 30)):
+            np.testing.assert_allclose(limit_turn(r, LIMIT), r, atol=1e-9)
+
+    def test_large_turn_is_compressed_keeping_direction_and_roll(self):
+        r = rotation_matrix(60, 0, 20)
+        limited = limit_turn(r, LIMIT)
+        assert turn_angle(limited) == pytest.approx(float(soft_saturate(turn_angle(r), LIMIT)), abs=1e-6)
+        axis = lambda m: swing_twist(m)[0].as_rotvec() / np.linalg.norm(swing_twist(m)[0].as_rotvec())  # noqa: E731
+        np.testing.assert_allclose(axis(limited), axis(r), atol=1e-9)
+        np.testing.assert_allclose(swing_twist(limited)[1].as_matrix(), swing_twist(r)[1].as_matrix(), atol=1e-9)
+        assert np.allclose(limited @ limited.T, np.eye(3), atol=1e-9)
+
+    def test_none_is_off(self):
+        r = Rotation.from_euler("y", 80, degrees=True).as_matrix()
+        assert limit_turn(r, None) is r
+
+
+class TestRetargeterTurns:
+    def _turned(self, face, yaw):
+        p = face.points.astype(np.float64)
+        c = p.mean(axis=0)
+        return face.with_points((p - c) @ rotation_matrix(yaw, 0, 0).T + c)
+
+    @pytest.mark.parametrize("yaw", [15.0, -15.0, 40.0, 70.0, -70.0])
+    def test_source_turns_by_the_limited_amount(self, astronaut_face, yaw):
+        driver = self._turned(astronaut_face, yaw)
+        base = head_pose(astronaut_face.points).yaw
+        out = AnalyticRetargeter("relative", turn_limit=LIMIT).retarget(astronaut_face, astronaut_face, driver)
+        assert head_pose(out.points).yaw - base == pytest.approx(float(soft_saturate(yaw, LIMIT)), abs=2.0)
+        free = AnalyticRetargeter("relative", turn_limit=None).retarget(astronaut_face, astronaut_face, driver)
+        assert head_pose(free.points).yaw - base == pytest.approx(yaw, abs=2.0)
