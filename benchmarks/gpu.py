@@ -174,7 +174,7 @@ def frame_path_rows(iters: int) -> list[tuple[str, str, str, float]]:
                     renderer.render(source, face, face)
                     times.append((time.perf_counter() - start) * 1000)
             finally:
-                renderer.device.close()  # type: ignore[attr-defined]
+                renderer.close()
             times.sort()
             label = "frame path rfg-global (draw, upload, engines, paste, download)"
             rows.append((label, precision, "on" if graph else "off", times[len(times) // 2]))

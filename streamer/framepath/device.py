@@ -8,7 +8,9 @@ stream that kernels, copies and TensorRT engines all queue on, in the device's p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,6 +64,10 @@ class Device(Protocol):
     def launch(self, launch: host.Launch) -> None: ...
 
     def synchronize(self) -> None: ...
+
+    def close(self) -> None:
+        """Release what the device holds (idempotent)."""
+        ...
 
     # The same work in the pieces a captured frame needs (streamer.framepath.graph): host arrays at
     # fixed addresses that the queued copies read and write, and queued work that is not a kernel.
@@ -125,6 +131,9 @@ class HostDevice:
     def synchronize(self) -> None:
         """Nothing to wait for: host launches return when done."""
 
+    def close(self) -> None:
+        """Nothing to release: the arrays go with their buffers."""
+
     def staging(self, dst: Buffer) -> np.ndarray:
         if dst.upload_staging is None:
             dst.upload_staging = np.zeros(dst.shape, dst.dtype)
@@ -145,33 +154,93 @@ class HostDevice:
         work()
 
 
+class TorchCuda:
+    """The torch CUDA calls ``CudaDevice`` makes, in one place (tests without a GPU swap in a CPU stand-in)."""
+
+    def __init__(self, index: int = 0):
+        import torch
+
+        torch.cuda.init()
+        self.torch = torch
+        self.device = torch.device("cuda", index)
+
+    def wrap_stream(self, handle: int) -> Any:
+        """A torch stream over an existing CUDA stream (the pycuda one the kernels launch on)."""
+        return self.torch.cuda.ExternalStream(handle, device=self.device)
+
+    def on(self, stream: Any) -> Any:
+        """Context manager: torch work in the block queues on ``stream``."""
+        return self.torch.cuda.stream(stream)
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return self.torch.zeros(shape, dtype=dtype, device=self.device)
+
+    def pinned(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return self.torch.empty(shape, dtype=dtype, pin_memory=True)
+
+
 class CudaDevice:
     """A CUDA device: torch buffers, pycuda kernels, one stream for kernels, copies and engines.
 
     Needs the CUDA build of torch and pycuda (``pip install 'reenact[gpu]'``); ``kernels.gpu.gpu_status``
     says why not. Uploads go through a pinned staging buffer per destination, downloads wait for the
     stream: one synchronisation per frame, at the download.
+
+    The device's primary context (the one torch and TensorRT use) is pushed only around the pycuda
+    calls that need it and popped before they return, on the same thread (:meth:`active`): pycuda
+    aborts the process when a thread ends, or the interpreter exits, with a context left on that
+    thread's stack ("context stack was not empty upon module cleanup"), so a device made on one thread
+    and used on another (a live worker) leaves nothing pushed anywhere. :meth:`close` releases the
+    stream and kernel modules inside that context. ``driver``, ``torch_cuda`` and ``kernels`` replace
+    pycuda.driver, :class:`TorchCuda` and ``kernels.gpu.GpuKernels`` (tests without a GPU).
     """
 
     name = "cuda"
 
-    def __init__(self, device: int = 0, artifacts: Any = None):
-        from kernels.gpu import GpuKernels, gpu_status
+    def __init__(
+        self,
+        device: int = 0,
+        artifacts: Any = None,
+        *,
+        driver: Any = None,
+        torch_cuda: Any = None,
+        kernels: Callable[[Any], Any] | None = None,
+    ):
+        if driver is None:
+            from kernels.gpu import gpu_status
 
-        ok, why = gpu_status()
-        if not ok:
-            raise RuntimeError(why)
-        import pycuda.driver as cuda
-        import torch
+            ok, why = gpu_status()
+            if not ok:
+                raise RuntimeError(why)
+            import pycuda.driver as driver
+        if kernels is None:
+            from kernels.gpu import GpuKernels as kernels
+        self._driver = driver
+        self._cuda = torch_cuda or TorchCuda(device)
+        self._torch = self._cuda.torch
+        self.device = self._cuda.device
+        self._context = driver.Device(device).retain_primary_context()  # the context torch and TensorRT use
+        self._pushed = threading.local()  # this thread's depth of active() blocks
+        self.closed = False
+        with self.active():  # pycuda objects record the context current when they are made
+            self.stream = driver.Stream()
+            self.torch_stream = self._cuda.wrap_stream(self.stream.handle)
+            self.kernels = kernels(artifacts)
 
-        torch.cuda.init()
-        self._torch = torch
-        self.device = torch.device("cuda", device)
-        self._context = cuda.Device(device).retain_primary_context()  # the context torch and TensorRT use
-        self._context.push()
-        self.stream = cuda.Stream()
-        self.torch_stream = torch.cuda.ExternalStream(self.stream.handle, device=self.device)
-        self.kernels = GpuKernels(artifacts)
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """The primary context current on this thread inside the block; pushed on entry and popped on
+        exit by this thread (re-entrant: nested blocks push once)."""
+        depth = getattr(self._pushed, "depth", 0)
+        if depth == 0:
+            self._context.push()
+        self._pushed.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._pushed.depth = depth
+            if depth == 0:
+                self._context.pop()
 
     def _dtype(self, dtype: np.dtype) -> Any:
         torch = self._torch
@@ -179,7 +248,7 @@ class CudaDevice:
         return table[np.dtype(dtype).type]
 
     def empty(self, shape: tuple[int, ...], dtype: type) -> Buffer:
-        tensor = self._torch.zeros(shape, dtype=self._dtype(np.dtype(dtype)), device=self.device)
+        tensor = self._cuda.zeros(shape, self._dtype(np.dtype(dtype)))
         return Buffer(tuple(shape), np.dtype(dtype), int(tensor.data_ptr()), tensor)
 
     def adopt(self, tensor: Any, dtype: type) -> Buffer:
@@ -190,7 +259,7 @@ class CudaDevice:
         """``buf``'s pinned host tensor for uploads (``upload_staging``) or downloads (``download_target``)."""
         tensor = getattr(buf, kind)
         if tensor is None:
-            tensor = self._torch.empty(buf.shape, dtype=self._dtype(buf.dtype), pin_memory=True)
+            tensor = self._cuda.pinned(buf.shape, self._dtype(buf.dtype))
             setattr(buf, kind, tensor)
         return tensor
 
@@ -203,7 +272,7 @@ class CudaDevice:
         return self._pinned_array(dst, "upload_staging")
 
     def commit(self, dst: Buffer) -> None:
-        with self._torch.cuda.stream(self.torch_stream):
+        with self._cuda.on(self.torch_stream):
             dst.handle.copy_(self._pinned(dst, "upload_staging"), non_blocking=True)
 
     def upload(self, dst: Buffer, src: np.ndarray) -> None:
@@ -215,32 +284,45 @@ class CudaDevice:
         return self._pinned_array(src, "download_target")
 
     def fetch(self, src: Buffer) -> None:
-        with self._torch.cuda.stream(self.torch_stream):
+        with self._cuda.on(self.torch_stream):
             self._pinned(src, "download_target").copy_(src.handle, non_blocking=True)
 
     def download(self, src: Buffer) -> np.ndarray:
         self.fetch(src)
-        self.stream.synchronize()
+        self.synchronize()
         return self.host_buffer(src).copy()
 
     def enqueue(self, key: str, work: Callable[[], None]) -> None:
         work()  # engines queue on this device's stream themselves
 
     def copy(self, dst: Buffer, src: Buffer) -> None:
-        with self._torch.cuda.stream(self.torch_stream):
+        with self._cuda.on(self.torch_stream):
             dst.handle.copy_(src.handle, non_blocking=True)
 
     def zero(self, buf: Buffer) -> None:
-        with self._torch.cuda.stream(self.torch_stream):
+        with self._cuda.on(self.torch_stream):
             buf.handle.zero_()
 
     def launch(self, launch: host.Launch) -> None:
-        self.kernels.launch(launch, self.stream)
+        with self.active():
+            self.kernels.launch(launch, self.stream)
 
     def synchronize(self) -> None:
-        self.stream.synchronize()
+        with self.active():
+            self.stream.synchronize()
 
     def close(self) -> None:
-        """Pop the primary context pushed at start."""
-        self.synchronize()
-        self._context.pop()
+        """Wait for the queued work, then release the kernel modules and the stream inside the context
+        they were made in (idempotent; any thread)."""
+        if self.closed:
+            return
+        self.closed = True
+        with self.active():
+            self.stream.synchronize()
+            self.kernels = self.torch_stream = self.stream = None  # pycuda frees them here, context current
+
+    def __enter__(self) -> CudaDevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -126,3 +126,8 @@ class DeviceRenderer:
     def render(self, source: PreparedSource, driver: FaceLandmarks, reference: FaceLandmarks) -> np.ndarray:
         """The output frame (see ``DeviceCompositorConfig.output``) for one driver frame."""
         return self.compositor.compose(self.generator.render(source.state, driver, reference), self.generator.layout)
+
+    def close(self) -> None:
+        """Close the device (a ``CudaDevice`` waits for its stream and frees its stream and kernels).
+        Nothing stays pushed on any thread without it either; it releases the GPU objects at once."""
+        self.device.close()

@@ -160,7 +160,8 @@ class GraphDevice:
         import torch
 
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, stream=self.base.torch_stream, capture_error_mode="thread_local"):
+        stream = self.base.torch_stream
+        with self.base.active(), torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
             yield
         self._graph = graph
 
@@ -192,6 +193,11 @@ class GraphDevice:
     def release(self) -> None:
         """Drop the graph (e.g. the buffers changed)."""
         self._graph, self._signature = None, []
+
+    def close(self) -> None:
+        """Drop the graph, then close the wrapped device."""
+        self.release()
+        self.base.close()
 
 
 class GraphRenderer:
@@ -243,3 +249,7 @@ class GraphRenderer:
         dev.replay()
         self.captures += 1
         return out.copy()
+
+    def close(self) -> None:
+        """Drop the graph and close the device (see ``DeviceRenderer.close``)."""
+        self.inner.close()

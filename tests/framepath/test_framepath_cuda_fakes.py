@@ -1,0 +1,99 @@
+"""``CudaDevice`` on CPU stand-ins for pycuda and torch.cuda (tests/framepath/cuda_fakes.py): the logic
+of issue #19's items that needs no GPU to check. The ``gpu``-marked tests remain the final word.
+
+* item 1: the primary context is never left pushed on any thread (pycuda aborts the process when a
+  thread, or the interpreter, ends with one pushed), whichever thread makes, uses or closes the device;
+  every renderer that opens a device closes it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamer.compositor import CompositorConfig
+from tests.framepath.cuda_fakes import FakeGpuKernels, fake_cuda_device
+
+
+def _use(device) -> None:
+    """What a frame does with the device: allocate, upload, launch, download, synchronise."""
+    buf = device.empty((4, 4, 3), np.uint8)
+    device.upload(buf, np.full((4, 4, 3), 7, np.uint8))
+    device.launch(_launch(buf))
+    assert int(device.download(buf)[0, 0, 0]) == 7
+    device.synchronize()
+
+
+def _launch(buf):
+    from kernels import host
+
+    out = host.PlanePointers("i420", 4, 4, (buf.ptr, buf.ptr + 16, buf.ptr + 20), (4, 2, 2))
+    return host.to_yuv420_launch(buf.ptr, 12, "bgr", out)
+
+
+def test_made_used_and_closed_on_different_threads_leaves_no_context_pushed():
+    made = {}
+    _, driver, _ = fake_cuda_device()  # a driver to run threads on; the device under test is made below
+    from streamer.framepath.device import CudaDevice
+    from tests.framepath.cuda_fakes import FakeTorchCuda
+
+    def make() -> None:
+        made["device"] = CudaDevice(
+            driver=driver, torch_cuda=FakeTorchCuda(), kernels=lambda _a: FakeGpuKernels(driver)
+        )
+
+    driver.run_thread(make)  # e.g. the server's thread builds the renderer
+    device = made["device"]
+    driver.run_thread(lambda: _use(device))  # a live worker renders
+    driver.run_thread(lambda: _use(device))  # ... and another one later
+    driver.run_thread(device.close)  # whoever ends the stream closes it
+    assert driver.left_pushed == [], f"threads ended with the context pushed: {driver.left_pushed}"
+    assert driver.stack() == [], "the main thread holds a pushed context"
+    assert device.closed
+    assert device.kernels is None and device.stream is None
+
+
+def test_pycuda_objects_are_made_and_freed_inside_the_context():
+    device, driver, _ = fake_cuda_device()
+    assert driver.stack() == []
+    assert [handle for handle, _ in driver.streams] == [device.stream.handle]  # made with the context pushed
+    device.close()
+    assert driver.freed_in_context == [True], "the stream was destroyed without its context current"
+    device.close()  # idempotent
+    assert driver.stack() == []
+
+
+def test_active_blocks_nest_and_pop_on_errors():
+    device, driver, _ = fake_cuda_device()
+    with device.active():
+        with device.active():
+            assert len(driver.stack()) == 1  # one push for nested blocks
+        assert len(driver.stack()) == 1
+    assert driver.stack() == []
+    with pytest.raises(ValueError), device.active():
+        raise ValueError("a launch failed")
+    assert driver.stack() == []
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])
+def test_every_renderer_that_opens_a_device_closes_it(monkeypatch, graph):
+    """``create_device_renderer(..., "cuda")`` (convert, live streams, benchmarks.gpu): ``close()`` reaches
+    the CudaDevice through the graph wrapper, and nothing is left pushed after building or closing."""
+    from streamer.framepath import build
+    from streamer.reenactors.geometric import GeometricReenactor
+
+    opened = []
+
+    def make_device():
+        device, driver, _ = fake_cuda_device()
+        opened.append((device, driver))
+        return device
+
+    monkeypatch.setattr(build, "CudaDevice", make_device)
+    renderer = build.create_device_renderer(
+        GeometricReenactor(), "cuda", compositor=CompositorConfig(color_match=False), graph=graph
+    )
+    (device, driver), = opened
+    assert driver.stack() == []
+    renderer.close()
+    assert device.closed and driver.stack() == []
