@@ -154,6 +154,9 @@ class HostDevice:
         work()
 
 
+CU_STREAM_NON_BLOCKING = 1  #: CUstream_flags: no implicit synchronisation with the legacy stream 0
+
+
 class TorchCuda:
     """The torch CUDA calls ``CudaDevice`` makes, in one place (tests without a GPU swap in a CPU stand-in)."""
 
@@ -223,7 +226,10 @@ class CudaDevice:
         self._pushed = threading.local()  # this thread's depth of active() blocks
         self.closed = False
         with self.active():  # pycuda objects record the context current when they are made
-            self.stream = driver.Stream()
+            # Non-blocking: no implicit ordering with the legacy default stream, which another live
+            # stream's torch work may use while this one is captured into a CUDA graph (capturing a
+            # blocking stream makes any legacy-stream use in the process invalidate the capture).
+            self.stream = driver.Stream(flags=CU_STREAM_NON_BLOCKING)
             self.torch_stream = self._cuda.wrap_stream(self.stream.handle)
             self.kernels = kernels(artifacts)
 
@@ -248,7 +254,10 @@ class CudaDevice:
         return table[np.dtype(dtype).type]
 
     def empty(self, shape: tuple[int, ...], dtype: type) -> Buffer:
-        tensor = self._cuda.zeros(shape, self._dtype(np.dtype(dtype)))
+        # Allocated and zero-filled on the device stream: ordered with the kernels that use it (the
+        # stream is non-blocking, so the default stream would not be), and no legacy-stream work.
+        with self._cuda.on(self.torch_stream):
+            tensor = self._cuda.zeros(shape, self._dtype(np.dtype(dtype)))
         return Buffer(tuple(shape), np.dtype(dtype), int(tensor.data_ptr()), tensor)
 
     def adopt(self, tensor: Any, dtype: type) -> Buffer:

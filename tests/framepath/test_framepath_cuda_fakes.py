@@ -97,3 +97,17 @@ def test_every_renderer_that_opens_a_device_closes_it(monkeypatch, graph):
     assert driver.stack() == []
     renderer.close()
     assert device.closed and driver.stack() == []
+
+
+def test_the_device_stream_is_non_blocking_and_buffers_are_zeroed_on_it():
+    """Item 8: with a blocking stream (flags 0) being captured, any use of the legacy default stream in
+    the process (another live stream zero-filling a new buffer there) invalidates the capture."""
+    from tests.framepath.cuda_fakes import NON_BLOCKING
+
+    device, driver, torch_cuda = fake_cuda_device()
+    assert driver.streams == [(device.stream.handle, NON_BLOCKING)]
+    buf = device.empty((3, 4), np.float32)
+    device.empty((2,), np.uint64)
+    assert torch_cuda.allocations == [device.torch_stream, device.torch_stream], "allocated off the device stream"
+    assert torch_cuda.current is None  # the stream context ended with the allocation
+    assert not buf.handle.any()
