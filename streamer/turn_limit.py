@@ -26,8 +26,8 @@ VIEW_AXIS = np.array([0.0, 0.0, 1.0])
 class TurnLimit:
     """Where the out-of-plane turn starts to be compressed and the angle it approaches."""
 
-    knee_deg: float = 25.0  #: turns up to this angle pass unchanged
-    limit_deg: float = 45.0  #: the compressed turn approaches this angle and never passes it
+    knee_deg: float = 20.0  #: turns up to this angle pass unchanged
+    limit_deg: float = 35.0  #: the compressed turn approaches this angle and never passes it
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.knee_deg < self.limit_deg <= 180.0:
@@ -35,7 +35,7 @@ class TurnLimit:
 
 
 #: The default limit: measured where the 2D warp starts to tear, see README "Large head poses".
-DEFAULT_TURN_LIMIT = TurnLimit()
+DEFAULT_TURN_LIMIT = TurnLimit(knee_deg=20.0, limit_deg=35.0)
 
 
 def soft_saturate(angle_deg: np.ndarray | float, limit: TurnLimit = DEFAULT_TURN_LIMIT) -> np.ndarray:
