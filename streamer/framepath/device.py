@@ -69,6 +69,14 @@ class Device(Protocol):
         """Release what the device holds (idempotent)."""
         ...
 
+    def capture_graph(self, calls: list[Callable[[], None]]) -> Any:
+        """Capture ``calls`` (queued device work, issued in order now) as a graph, without running them."""
+        ...
+
+    def replay_graph(self, graph: Any) -> None:
+        """Run a captured graph once and wait for it."""
+        ...
+
     # The same work in the pieces a captured frame needs (streamer.framepath.graph): host arrays at
     # fixed addresses that the queued copies read and write, and queued work that is not a kernel.
     def staging(self, dst: Buffer) -> np.ndarray:
@@ -134,6 +142,14 @@ class HostDevice:
     def close(self) -> None:
         """Nothing to release: the arrays go with their buffers."""
 
+    def capture_graph(self, calls: list[Callable[[], None]]) -> Any:
+        """The host device's "graph": the calls themselves, run by :meth:`replay_graph`."""
+        return tuple(calls)
+
+    def replay_graph(self, graph: Any) -> None:
+        for call in graph:
+            call()
+
     def staging(self, dst: Buffer) -> np.ndarray:
         if dst.upload_staging is None:
             dst.upload_staging = np.zeros(dst.shape, dst.dtype)
@@ -180,6 +196,19 @@ class TorchCuda:
 
     def pinned(self, shape: tuple[int, ...], dtype: Any) -> Any:
         return self.torch.empty(shape, dtype=dtype, pin_memory=True)
+
+    def capture(self, stream: Any, calls: list[Callable[[], None]]) -> Any:
+        """A CUDA graph of ``calls`` issued on ``stream`` (thread-local capture: other threads may go on
+        allocating and launching while this one captures)."""
+        graph = self.torch.cuda.CUDAGraph()
+        with self.torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
+            for call in calls:
+                call()
+        return graph
+
+    def replay(self, stream: Any, graph: Any) -> None:
+        with self.on(stream):
+            graph.replay()
 
 
 class CudaDevice:
@@ -319,6 +348,15 @@ class CudaDevice:
     def synchronize(self) -> None:
         with self.active():
             self.stream.synchronize()
+
+    def capture_graph(self, calls: list[Callable[[], None]]) -> Any:
+        """A CUDA graph of ``calls`` on the device stream (one context push for all their launches)."""
+        with self.active():
+            return self._cuda.capture(self.torch_stream, calls)
+
+    def replay_graph(self, graph: Any) -> None:
+        self._cuda.replay(self.torch_stream, graph)
+        self.synchronize()
 
     def close(self) -> None:
         """Wait for the queued work, then release the kernel modules and the stream inside the context

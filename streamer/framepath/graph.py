@@ -6,16 +6,21 @@ result down (into a fixed host buffer). ``GraphDevice`` wraps a device and recor
 
 * **eager**: every call goes straight to the device (warm-up frames: TensorRT allocates lazily on its
   first run, which must not happen inside a capture);
-* **capture**: host writes into the staging buffers happen; the queued device work is captured (a
-  ``torch.cuda.CUDAGraph`` on the device's stream on a GPU; a list of the calls on the host device)
-  together with a signature of every call (op, buffer addresses, launch arguments);
+* **capture**: the frame is rendered as usual (host work, host writes into the staging buffers), but
+  each queued device call is only recorded, with a signature of it (op, buffer addresses, launch
+  arguments); once the frame's host work is done the recorded calls are issued, and only they, into
+  the device's graph capture (``Device.capture_graph``: a ``torch.cuda.CUDAGraph`` on the device's
+  stream on a GPU; the list of calls on the host device). Nothing of the host work runs inside a CUDA
+  capture, e.g. a reenactor whose own warp runs on a TensorRT runner with its own stream and host
+  synchronisation (``--backend auto`` on a GPU), which a capture would forbid;
 * **replay**: host writes happen; each queued call is only checked against the signature (and not
   issued); the frame's ``download`` replays the whole graph, waits, and returns the fixed host buffer.
 
 Any difference in the sequence (a new source, other buffers, another branch) raises ``GraphMismatch``
 before anything was replayed; ``GraphRenderer`` then renders that frame eagerly and captures anew.
 On the host device the same logic runs with the recorded calls as the "graph", which is how it is
-tested without a GPU (tests/framepath/test_framepath_graph.py). Saves the per-launch CPU cost of the
+tested without a GPU (tests/framepath/test_framepath_graph.py; the CUDA side's order of host work and
+capture with stand-ins in test_framepath_cuda_fakes.py). Saves the per-launch CPU cost of the
 10-20 launches and copies of a frame on a GPU (measured by ``python -m benchmarks.gpu``, rows "graph").
 """
 
@@ -28,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from kernels import host
-from streamer.framepath.device import Buffer, Device, HostDevice, _check_upload
+from streamer.framepath.device import Buffer, Device, _check_upload
 from streamer.landmarks import FaceLandmarks
 from streamer.pipeline import PreparedSource
 
@@ -48,17 +53,6 @@ def _launch_key(launch: host.Launch) -> tuple:
     return ("launch", launch.kernel, launch.grid, launch.block, tuple(arg(a) for a in launch.args))
 
 
-class _HostGraph:
-    """The host device's "graph": the recorded calls, run in order."""
-
-    def __init__(self) -> None:
-        self.calls: list[Callable[[], None]] = []
-
-    def replay(self) -> None:
-        for call in self.calls:
-            call()
-
-
 class GraphDevice:
     """A device whose queued work can be captured once and replayed (see the module doc)."""
 
@@ -68,6 +62,7 @@ class GraphDevice:
         self.mode = EAGER
         self._signature: list[tuple] = []
         self._recording: list[tuple] = []
+        self._calls: list[Callable[[], None]] = []  # the capture frame's device calls, issued after it
         self._position = 0
         self._graph: Any = None
         self._uploaded: set[int] = set()  # this frame's upload targets: each once (one staging array each)
@@ -86,10 +81,7 @@ class GraphDevice:
             call()
         elif self.mode == CAPTURE:
             self._recording.append(key)
-            if isinstance(self._graph, _HostGraph):
-                self._graph.calls.append(call)
-            else:
-                call()  # issued into the capturing stream
+            self._calls.append(call)  # issued into the graph capture once the frame's host work is done
         else:
             if self._position >= len(self._signature) or self._signature[self._position] != key:
                 raise GraphMismatch(f"call {self._position} ({key[0]}) differs from the captured frame")
@@ -140,30 +132,20 @@ class GraphDevice:
     # ---- capture and replay -------------------------------------------------------------------------
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
-        """Capture the device work queued inside the block (nothing runs yet; :meth:`replay` runs it)."""
-        self._graph, self._recording, self.mode = None, [], CAPTURE
+        """Record the device work queued inside the block, then capture it as the graph (nothing of it
+        has run yet: :meth:`replay` runs it). The block's host work runs before the capture starts."""
+        self._graph, self._recording, self._calls, self.mode = None, [], [], CAPTURE
         self._uploaded = set()
         try:
-            if isinstance(self.base, HostDevice):
-                self._graph = _HostGraph()
-                yield
-            else:
-                yield from self._cuda_capture()
+            yield
+            self.mode = EAGER
+            self._graph = self.base.capture_graph(self._calls)
             self._signature = self._recording
         except BaseException:
             self._graph = None
             raise
         finally:
-            self.mode = EAGER
-
-    def _cuda_capture(self) -> Iterator[None]:
-        import torch
-
-        graph = torch.cuda.CUDAGraph()
-        stream = self.base.torch_stream
-        with self.base.active(), torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
-            yield
-        self._graph = graph
+            self.mode, self._calls = EAGER, []
 
     @contextlib.contextmanager
     def replaying(self) -> Iterator[None]:
@@ -181,14 +163,9 @@ class GraphDevice:
 
     def replay(self) -> None:
         """Run the captured frame once and wait for it."""
-        if isinstance(self._graph, _HostGraph):
-            self._graph.replay()
-            return
-        import torch
-
-        with torch.cuda.stream(self.base.torch_stream):
-            self._graph.replay()
-        self.base.synchronize()
+        if self._graph is None:
+            raise RuntimeError("nothing captured")
+        self.base.replay_graph(self._graph)
 
     def release(self) -> None:
         """Drop the graph (e.g. the buffers changed)."""

@@ -115,6 +115,8 @@ class FakeTorchCuda:
         self.device = torch.device("cpu")
         self.current: Any = None  # None: torch's default (legacy) stream
         self.allocations: list[Any] = []  # the current stream at each device allocation
+        self.capturing = False
+        self.captures = 0
 
     def wrap_stream(self, handle: int) -> FakeTorchStream:
         return FakeTorchStream(handle)
@@ -134,20 +136,37 @@ class FakeTorchCuda:
     def pinned(self, shape, dtype):
         return torch.empty(shape, dtype=dtype)
 
+    def capture(self, stream: Any, calls) -> tuple:
+        """Issue ``calls`` as a capture would (flagged ``capturing``; unlike CUDA they also run now, which
+        the frame path's calls tolerate: each frame's work overwrites what it reads back)."""
+        self.capturing, self.captures = True, self.captures + 1
+        try:
+            with self.on(stream):
+                for call in calls:
+                    call()
+        finally:
+            self.capturing = False
+        return tuple(calls)
+
+    def replay(self, stream: Any, graph: tuple) -> None:
+        with self.on(stream):
+            for call in graph:
+                call()
+
 
 class FakeGpuKernels:
     """``kernels.gpu.GpuKernels`` over the CPU build: host pointers stand in for device ones."""
 
-    def __init__(self, driver: FakeDriver, cpu: Any = None) -> None:
+    def __init__(self, driver: FakeDriver, cpu: Any = None, torch_cuda: FakeTorchCuda | None = None) -> None:
         if driver.current() is None:
             raise RuntimeError("no current CUDA context: push one first")  # as GpuKernels
-        self.driver, self.cpu = driver, cpu
-        self.launches: list[tuple[str, Any]] = []
+        self.driver, self.cpu, self.torch_cuda = driver, cpu, torch_cuda
+        self.launches: list[tuple[str, Any, bool]] = []  # (kernel, stream, issued inside a capture)
 
     def launch(self, launch: Any, stream: Any = None) -> None:
         if self.driver.current() is not self.driver.primary:
             raise RuntimeError("kernel launched with no current context")
-        self.launches.append((launch.kernel, stream))
+        self.launches.append((launch.kernel, stream, bool(self.torch_cuda and self.torch_cuda.capturing)))
         if self.cpu is not None:
             self.cpu.launch(launch)
 
@@ -157,7 +176,9 @@ def fake_cuda_device(cpu: Any = None):
     from streamer.framepath.device import CudaDevice
 
     driver, torch_cuda = FakeDriver(), FakeTorchCuda()
-    device = CudaDevice(driver=driver, torch_cuda=torch_cuda, kernels=lambda _artifacts: FakeGpuKernels(driver, cpu))
+    device = CudaDevice(
+        driver=driver, torch_cuda=torch_cuda, kernels=lambda _artifacts: FakeGpuKernels(driver, cpu, torch_cuda)
+    )
     return device, driver, torch_cuda
 
 

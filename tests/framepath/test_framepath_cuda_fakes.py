@@ -4,6 +4,11 @@ of issue #19's items that needs no GPU to check. The ``gpu``-marked tests remain
 * item 1: the primary context is never left pushed on any thread (pycuda aborts the process when a
   thread, or the interpreter, ends with one pushed), whichever thread makes, uses or closes the device;
   every renderer that opens a device closes it.
+* item 8: the device stream is non-blocking and buffers are allocated and zeroed on it.
+* item 9: a captured frame's host work (the reenactor's draw, which on a GPU may run its own TensorRT
+  warp and wait for it) runs before the capture; only the recorded device calls are issued inside it.
+  The CudaDevice code paths render real frames here (CPU kernel build behind the fake driver), equal to
+  the host device's.
 """
 
 from __future__ import annotations
@@ -111,3 +116,52 @@ def test_the_device_stream_is_non_blocking_and_buffers_are_zeroed_on_it():
     assert torch_cuda.allocations == [device.torch_stream, device.torch_stream], "allocated off the device stream"
     assert torch_cuda.current is None  # the stream context ended with the allocation
     assert not buf.handle.any()
+
+
+@pytest.fixture(scope="module")
+def canvas(astronaut) -> np.ndarray:
+    return np.ascontiguousarray(astronaut[:400, :360])
+
+
+def test_graph_capture_holds_only_the_device_work(monkeypatch, canvas, image_detector):
+    from kernels.cpu_build import cpu_kernels
+    from streamer.framepath import build
+    from streamer.pipeline import prepare_source
+    from streamer.reenactors.geometric import GeometricReenactor
+    from tests.framepath.test_framepath import _driven
+
+    reenactor = GeometricReenactor()
+    source = prepare_source(canvas, image_detector, reenactor)
+    device, driver, torch_cuda = fake_cuda_device(cpu_kernels())
+    drawn_while_capturing = []
+
+    class DrawsOnItsOwnRunner:
+        """The reenactor as the renderer sees it; its draw stands for a TensorRT warp with a host sync."""
+
+        crop_size = reenactor.crop_size
+
+        def step(self, state, driver_face, reference):
+            drawn_while_capturing.append(torch_cuda.capturing)
+            return reenactor.step(state, driver_face, reference)
+
+    monkeypatch.setattr(build, "CudaDevice", lambda: device)
+    config = CompositorConfig(color_match=False)
+    renderer = build.create_device_renderer(DrawsOnItsOwnRunner(), "cuda", compositor=config, graph=True)
+    host = build.create_device_renderer(reenactor, "cpu", compositor=config, graph=False)
+    renderer.prepare(source)
+    host.prepare(source)
+    frames = []
+    for i in range(4):  # eager warm-up, capture, two replays
+        face = _driven(source.landmarks, mouth=2.0 * i, turn=1.5 * i)
+        launched = len(device.kernels.launches)
+        got = renderer.render(source, face, source.landmarks)
+        frames.append(device.kernels.launches[launched:])
+        np.testing.assert_array_equal(got, host.render(source, face, source.landmarks), err_msg=f"frame {i}")
+    assert (renderer.captures, renderer.replays, torch_cuda.captures) == (1, 2, 1)
+    assert drawn_while_capturing == [False] * 4, "the reenactor drew inside the CUDA graph capture"
+    eager, captured = frames[0], frames[1]
+    assert eager and not any(inside for _, _, inside in eager)
+    # The capture frame's launches were all issued inside the capture (then once more by its replay).
+    assert [inside for _, _, inside in captured] == [True] * len(eager) + [False] * len(eager)
+    renderer.close()
+    assert driver.stack() == [] and driver.left_pushed == []
