@@ -40,8 +40,13 @@ class ClusterSettings:
     cpus_per_worker: float = 1.0
 
 
-def _import_ray():
+def _import_ray(local: bool):
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # nothing leaves the machine (read by ray and its processes)
+    if local:
+        # Ray's own switch for a machine that is no cluster node: its node address becomes 127.0.0.1 and every
+        # server it starts (GCS, raylet, workers, runtime-env agent) listens there only; without it, they
+        # listen on all interfaces (measured with ss on ray 2.60). Read when ray is imported.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     try:
         import ray
     except ImportError:
@@ -55,7 +60,7 @@ class RaySession:
     def __init__(self, settings: ClusterSettings, jobs: int):
         self.settings = settings
         self.jobs = jobs
-        self.ray = _import_ray()
+        self.ray = _import_ray(settings.address is None)
 
     def __enter__(self) -> int:
         try:
