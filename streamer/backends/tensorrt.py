@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from streamer.backends.runner import Precision, RunnerBase, TensorSpec
+from streamer.backends.torch_cuda import TorchCuda
 
 
 def _torch_dtype(trt: Any, dtype: Any) -> Any:
@@ -37,7 +38,10 @@ def _torch_dtype(trt: Any, dtype: Any) -> Any:
 
 
 class TensorRTRunner(RunnerBase):
-    """One deserialised engine with its execution context and device buffers."""
+    """One deserialised engine with its execution context and device buffers.
+
+    ``trt`` and ``cuda`` replace the tensorrt module and :class:`TorchCuda` (tests without a GPU).
+    """
 
     name = "tensorrt"
 
@@ -48,13 +52,17 @@ class TensorRTRunner(RunnerBase):
         batch: int = 1,
         stream_handle: int | None = None,
         device: int = 0,
+        *,
+        trt: Any = None,
+        cuda: Any = None,
     ):
-        import tensorrt as trt
-        import torch
-
-        self._trt, self._torch = trt, torch
+        if trt is None:
+            import tensorrt as trt
+        self._trt = trt
+        self._cuda = cuda or TorchCuda(device)
+        self._torch = self._cuda.torch
         self.precision = precision
-        self.device = torch.device("cuda", device)
+        self.device = self._cuda.device
         data = Path(engine).read_bytes() if isinstance(engine, str | Path) else engine
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
@@ -62,11 +70,10 @@ class TensorRTRunner(RunnerBase):
         if self.engine is None:
             raise RuntimeError("TensorRT could not deserialise the engine (wrong TensorRT version or GPU?)")
         self.context = self.engine.create_execution_context()
-        self.stream = (
-            torch.cuda.ExternalStream(stream_handle, device=self.device)
-            if stream_handle is not None
-            else torch.cuda.Stream(device=self.device)
-        )
+        self.stream = self._cuda.wrap_stream(stream_handle) if stream_handle is not None else self._cuda.new_stream()
+        self.done = self._cuda.event()  # recorded after each enqueue: consumers on other streams wait on it
+        self._producers: dict[str, TensorRTRunner] = {}  # input -> the runner on another stream writing it
+        self._consumers: dict[int, TensorRTRunner] = {}  # runners on other streams reading our outputs
         self.buffers: dict[str, Any] = {}
         inputs, outputs = [], []
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
@@ -78,48 +85,70 @@ class TensorRTRunner(RunnerBase):
         for name in names:
             shape = tuple(self.context.get_tensor_shape(name))
             dtype = _torch_dtype(trt, self.engine.get_tensor_dtype(name))
-            self.buffers[name] = torch.empty(shape, dtype=dtype, device=self.device)
-            self.context.set_tensor_address(name, self.buffers[name].data_ptr())
+            self.buffers[name] = self._cuda.empty(shape, dtype)
+            self._set_address(name, self.buffers[name])
             if self.engine.get_tensor_mode(name) != trt.TensorIOMode.INPUT:
                 outputs.append(TensorSpec(name, shape[1:]))
         self.input_spec, self.output_spec = tuple(inputs), tuple(outputs)
         self._input_dtypes = {s.name: _numpy_dtype(self.buffers[s.name].dtype) for s in inputs}
         self._graph: Any = None
 
+    def _set_address(self, name: str, tensor: Any) -> None:
+        self.context.set_tensor_address(name, int(tensor.data_ptr()))
+
+    def _on_other_stream(self, other: TensorRTRunner) -> bool:
+        return other.stream.cuda_stream != self.stream.cuda_stream
+
     # ---- device-side API (no host copies) -----------------------------------------------------------
-    def bind(self, name: str, tensor: Any) -> None:
-        """Use ``tensor`` (a CUDA tensor of the right shape and dtype) as the buffer of ``name``."""
+    def bind(self, name: str, tensor: Any, producer: TensorRTRunner | None = None) -> None:
+        """Use ``tensor`` (a CUDA tensor of the right shape and dtype) as the buffer of ``name``.
+
+        ``producer``: the runner whose output ``tensor`` is. On the same stream, stream order is enough.
+        On another stream, this runner's :meth:`enqueue` waits for the producer's last run, and the
+        producer's next run waits for this one's (it must not overwrite what is still being read).
+        """
         own = self.buffers[name]
-        if tuple(tensor.shape) != tuple(own.shape) or tensor.dtype != own.dtype or not tensor.is_cuda:
-            raise ValueError(f"{name}: expected CUDA {own.dtype} {tuple(own.shape)}, got {tensor.dtype} {tensor.shape}")
+        if tuple(tensor.shape) != tuple(own.shape) or tensor.dtype != own.dtype or tensor.device != own.device:
+            want, got = f"{own.device} {own.dtype} {tuple(own.shape)}", f"{tensor.device} {tensor.dtype} {tensor.shape}"
+            raise ValueError(f"{name}: expected {want}, got {got}")
+        self._set_address(name, tensor)
         self.buffers[name] = tensor
-        self.context.set_tensor_address(name, tensor.data_ptr())
+        old = self._producers.pop(name, None)
+        if old is not None and old not in self._producers.values():
+            old._consumers.pop(id(self), None)
+        if producer is not None and self._on_other_stream(producer):
+            self._producers[name] = producer
+            producer._consumers[id(self)] = self
         self._graph = None  # a captured graph holds the old addresses
+
+    def _execute(self) -> None:
+        for other in (*self._producers.values(), *self._consumers.values()):
+            self.stream.wait_event(other.done)  # never-recorded events are complete: no wait
+        if not self.context.execute_async_v3(self.stream.cuda_stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed (see the TensorRT log)")
+        self.done.record(self.stream)
 
     def enqueue(self) -> None:
         """Queue one inference on the stream (or replay the captured graph); returns at once."""
         if self._graph is not None:
-            with self._torch.cuda.stream(self.stream):
-                self._graph.replay()
+            self._cuda.replay(self.stream, self._graph)
+            self.done.record(self.stream)
             return
-        if not self.context.execute_async_v3(self.stream.cuda_stream):
-            raise RuntimeError("TensorRT execute_async_v3 failed")
+        self._execute()
 
     def capture(self, before: Callable[[], None] | None = None, after: Callable[[], None] | None = None) -> None:
         """Capture ``before()`` (e.g. preprocess kernels), the engine and ``after()`` (post kernels) as
         one CUDA graph on this stream; :meth:`enqueue` then replays it. Buffers must not move after."""
-        torch = self._torch
+        if self._producers or self._consumers:
+            raise RuntimeError("capture needs the runners this one is bound to on its own stream")
         self.enqueue()  # TensorRT allocates lazily on the first run: never inside a capture
         self.stream.synchronize()
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, stream=self.stream, capture_error_mode="thread_local"):
-            if before is not None:
-                before()
-            if not self.context.execute_async_v3(self.stream.cuda_stream):
-                raise RuntimeError("TensorRT execute_async_v3 failed during capture")
-            if after is not None:
-                after()
-        self._graph = graph
+        calls = [c for c in (before, self._run_engine, after) if c is not None]
+        self._graph = self._cuda.capture(self.stream, calls)
+
+    def _run_engine(self) -> None:
+        if not self.context.execute_async_v3(self.stream.cuda_stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed during capture")
 
     def release_graph(self) -> None:
         """Go back to plain ``execute_async_v3`` launches."""
@@ -132,15 +161,15 @@ class TensorRTRunner(RunnerBase):
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.check_feeds(feeds)
         torch = self._torch
-        with torch.cuda.stream(self.stream):
+        with self._cuda.on(self.stream):
             for spec in self.input_spec:
                 buf = self.buffers[spec.name]
                 host = torch.from_numpy(np.ascontiguousarray(feeds[spec.name], self.input_dtype(spec.name)))
                 buf.copy_(host.reshape(buf.shape), non_blocking=False)
             self.enqueue()
             outs = {s.name: self.buffers[s.name].to("cpu", non_blocking=False) for s in self.output_spec}
-        self.stream.synchronize()
-        return {k: v.numpy() for k, v in outs.items()}
+            self.stream.synchronize()
+            return {k: v.numpy() for k, v in outs.items()}
 
 
 def _numpy_dtype(torch_dtype: Any) -> type:

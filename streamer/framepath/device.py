@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kernels import host
+from streamer.backends.torch_cuda import TorchCuda
 
 
 @dataclass(eq=False)
@@ -173,44 +174,6 @@ class HostDevice:
 CU_STREAM_NON_BLOCKING = 1  #: CUstream_flags: no implicit synchronisation with the legacy stream 0
 
 
-class TorchCuda:
-    """The torch CUDA calls ``CudaDevice`` makes, in one place (tests without a GPU swap in a CPU stand-in)."""
-
-    def __init__(self, index: int = 0):
-        import torch
-
-        torch.cuda.init()
-        self.torch = torch
-        self.device = torch.device("cuda", index)
-
-    def wrap_stream(self, handle: int) -> Any:
-        """A torch stream over an existing CUDA stream (the pycuda one the kernels launch on)."""
-        return self.torch.cuda.ExternalStream(handle, device=self.device)
-
-    def on(self, stream: Any) -> Any:
-        """Context manager: torch work in the block queues on ``stream``."""
-        return self.torch.cuda.stream(stream)
-
-    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        return self.torch.zeros(shape, dtype=dtype, device=self.device)
-
-    def pinned(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        return self.torch.empty(shape, dtype=dtype, pin_memory=True)
-
-    def capture(self, stream: Any, calls: list[Callable[[], None]]) -> Any:
-        """A CUDA graph of ``calls`` issued on ``stream`` (thread-local capture: other threads may go on
-        allocating and launching while this one captures)."""
-        graph = self.torch.cuda.CUDAGraph()
-        with self.torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
-            for call in calls:
-                call()
-        return graph
-
-    def replay(self, stream: Any, graph: Any) -> None:
-        with self.on(stream):
-            graph.replay()
-
-
 class CudaDevice:
     """A CUDA device: torch buffers, pycuda kernels, one stream for kernels, copies and engines.
 
@@ -224,7 +187,7 @@ class CudaDevice:
     thread's stack ("context stack was not empty upon module cleanup"), so a device made on one thread
     and used on another (a live worker) leaves nothing pushed anywhere. :meth:`close` releases the
     stream and kernel modules inside that context. ``driver``, ``torch_cuda`` and ``kernels`` replace
-    pycuda.driver, :class:`TorchCuda` and ``kernels.gpu.GpuKernels`` (tests without a GPU).
+    pycuda.driver, :class:`streamer.backends.torch_cuda.TorchCuda` and ``kernels.gpu.GpuKernels`` (tests without a GPU).
     """
 
     name = "cuda"

@@ -104,6 +104,8 @@ class TensorRTEngine:
 
     def bind(self, name: str, buffer: Buffer) -> None:
         _check_bind(self.inputs, name, buffer)
+        # Every engine and kernel of the frame path queues on the device's one stream, so stream order
+        # alone orders a producer's write before this read (no events, unlike runners on own streams).
         self.runner.bind(name, buffer.handle)
         self.inputs[name] = buffer
         self._version += 1

@@ -39,7 +39,9 @@ def test_bind_chains_engines_without_host_copies(tmp_path):
     feeds = net.real_inputs(1)
     for name, value in feeds.items():
         first.buffers[name].copy_(torch.from_numpy(value))
-    second.bind("image", first.buffers["warped"])  # the warped crop feeds the next warp on the GPU
+    # The warped crop feeds the next warp on the GPU; the runners have their own streams, so the second
+    # waits for the first's event (and the first's next run for the second's).
+    second.bind("image", first.buffers["warped"], producer=first)
     second.buffers["pixel_map"].copy_(torch.from_numpy(feeds["pixel_map"]))
     first.enqueue()
     second.enqueue()

@@ -108,7 +108,7 @@ class FakeTorchStream:
 
 
 class FakeTorchCuda:
-    """``streamer.framepath.device.TorchCuda`` on the CPU; records on which stream torch work was queued."""
+    """``streamer.backends.torch_cuda.TorchCuda`` on the CPU; records on which stream torch work was queued."""
 
     def __init__(self) -> None:
         self.torch = torch
