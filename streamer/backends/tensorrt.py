@@ -12,6 +12,7 @@ because the CUDA build of torch is what a GPU machine has anyway; tensorrt is im
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,10 @@ class TensorRTRunner(RunnerBase):
             raise RuntimeError("TensorRT could not deserialise the engine (wrong TensorRT version or GPU?)")
         self.context = self.engine.create_execution_context()
         self.stream = self._cuda.wrap_stream(stream_handle) if stream_handle is not None else self._cuda.new_stream()
+        # TensorRT: one execution context per concurrently running thread. This runner has one context
+        # (and one set of buffers), so host calls from several threads (a runner shared by live
+        # streams) take turns.
+        self._lock = threading.Lock()
         self.done = self._cuda.event()  # recorded after each enqueue: consumers on other streams wait on it
         self._producers: dict[str, TensorRTRunner] = {}  # input -> the runner on another stream writing it
         self._consumers: dict[int, TensorRTRunner] = {}  # runners on other streams reading our outputs
@@ -161,7 +166,7 @@ class TensorRTRunner(RunnerBase):
     def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.check_feeds(feeds)
         torch = self._torch
-        with self._cuda.on(self.stream):
+        with self._lock, self._cuda.on(self.stream):
             for spec in self.input_spec:
                 buf = self.buffers[spec.name]
                 host = torch.from_numpy(np.ascontiguousarray(feeds[spec.name], self.input_dtype(spec.name)))

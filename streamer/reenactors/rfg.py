@@ -180,8 +180,10 @@ _RUNNERS_LOCK = threading.Lock()
 def _shared_runner(path: Path, backend: str, threads: int) -> tuple[RFGNetworks, _TorchParts | _OrtParts | _TrtParts]:
     """Networks and runner per (weights file, backend, threads), built once per process.
 
-    Live paths make a reenactor per stream; loading and exporting the graphs takes seconds, and both
-    runners are safe to call from several threads (onnxruntime sessions, torch inference mode).
+    Live paths make a reenactor per stream; loading and exporting the graphs takes seconds, and every
+    runner is safe to call from several threads: onnxruntime sessions and torch inference mode are, and
+    a TensorRT runner (one execution context, which TensorRT allows one running thread at a time)
+    serialises its ``infer`` with a lock.
     """
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, backend, threads)

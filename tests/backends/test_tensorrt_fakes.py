@@ -1,11 +1,12 @@
 """``TensorRTRunner``'s logic on CPU stand-ins for tensorrt and torch.cuda (tests/backends/trt_fakes.py):
-issue #19's item 3. The ``gpu``-marked tests remain the final word."""
+issue #19's items 3 and 6. The ``gpu``-marked tests remain the final word."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from tests.backends.trt_fakes import WARP, FakeTrt, runner
+from tests.backends.trt_fakes import WARP, FakeTrt, run_threads, runner
 
 
 @pytest.fixture
@@ -71,3 +72,40 @@ def trt_tensor(r):
     import torch
 
     return torch.zeros(tuple(r.buffers["image"].shape))
+
+
+def test_one_runner_shared_by_threads_runs_one_inference_at_a_time(trt, log):
+    """Item 6: TensorRT needs one execution context per concurrently running thread; a runner has one
+    (and one set of buffers), so concurrent ``infer`` calls (live streams sharing the RFG's runners
+    through ``_shared_runner``) must take turns."""
+    shared = runner(trt, log, "shared")
+    feeds = {"image": np.zeros((1, 3, 4, 4), np.float32)}
+
+    def work() -> None:
+        for _ in range(5):
+            shared.infer(feeds)
+
+    run_threads(work, 4)
+    assert sum(1 for e in log if e[0] == "execute") == 20
+    assert trt.most_running == 1, "two threads ran the one execution context at once"
+
+
+def test_rfg_tensorrt_parts_shared_by_live_streams_take_turns(log):
+    """Item 6 where it bites: ``_shared_runner`` hands every live stream the same ``_TrtParts``, whose
+    ``run`` goes through the runner's ``infer`` (and so its lock)."""
+    from streamer.reenactors.rfg import _TrtParts
+    from tests.backends.trt_fakes import DataType, TensorIOMode
+
+    spec = {name: (TensorIOMode.INPUT, (1, 1, 4, 4), DataType.FLOAT) for name in ("prev", "lm_prev", "lm_tgt")}
+    trt = FakeTrt({**spec, "output": (TensorIOMode.OUTPUT, (1, 3, 4, 4), DataType.FLOAT)}, log)
+    parts = object.__new__(_TrtParts)  # its __init__ builds engines from the networks: needs a GPU
+    parts.runners = {"rfg_local": runner(trt, log, "rfg_local")}
+    zeros = np.zeros((1, 1, 4, 4), np.float32)
+
+    def stream() -> None:
+        for _ in range(5):
+            (out,) = parts.run("rfg_local", zeros, zeros, zeros)
+            assert out.shape == (1, 3, 4, 4) and out.dtype == np.float32
+
+    run_threads(stream, 3)
+    assert trt.most_running == 1
