@@ -16,6 +16,7 @@ alternative, ``strongly_typed=False``). ``tensorrt`` is imported lazily: CPU ins
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -93,6 +94,13 @@ def current_device_facts(device: int = 0) -> DeviceFacts:
         raise RuntimeError(f"{SKIP_REASON} (no CUDA device visible to torch)")
     major, minor = torch.cuda.get_device_capability(device)
     return DeviceFacts(torch.cuda.get_device_name(device), f"{major}.{minor}", trt.__version__)
+
+
+@functools.cache
+def tensorrt_logger(trt: Any) -> Any:
+    """The process's one ``trt.Logger`` (TensorRT keeps a single logger per process: every builder and
+    runtime must be given the same one; its developer guide's thread-safety notes)."""
+    return trt.Logger(trt.Logger.WARNING)
 
 
 def tensorrt_status() -> tuple[bool, str]:
@@ -174,7 +182,7 @@ def build_serialized_engine(onnx_path: Path, net: ExportableNetwork, cfg: BuildC
     """Build an engine from ``onnx_path`` with the TensorRT Python API; returns the plan bytes."""
     import tensorrt as trt
 
-    logger = trt.Logger(trt.Logger.WARNING)
+    logger = tensorrt_logger(trt)
     builder = trt.Builder(logger)
     flags = 0
     if cfg.precision == "fp16" and cfg.strongly_typed:

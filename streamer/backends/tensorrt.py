@@ -59,18 +59,21 @@ class TensorRTRunner(RunnerBase):
     ):
         if trt is None:
             import tensorrt as trt
+        from export.tensorrt_build import tensorrt_logger
+
         self._trt = trt
         self._cuda = cuda or TorchCuda(device)
         self._torch = self._cuda.torch
         self.precision = precision
         self.device = self._cuda.device
         data = Path(engine).read_bytes() if isinstance(engine, str | Path) else engine
-        self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
+        self._runtime = trt.Runtime(tensorrt_logger(trt))  # TensorRT keeps one logger per process
         self.engine = self._runtime.deserialize_cuda_engine(data)
         if self.engine is None:
             raise RuntimeError("TensorRT could not deserialise the engine (wrong TensorRT version or GPU?)")
         self.context = self.engine.create_execution_context()
+        if self.context is None:
+            raise RuntimeError("TensorRT could not create an execution context (out of GPU memory?)")
         self.stream = self._cuda.wrap_stream(stream_handle) if stream_handle is not None else self._cuda.new_stream()
         # TensorRT: one execution context per concurrently running thread. This runner has one context
         # (and one set of buffers), so host calls from several threads (a runner shared by live
@@ -85,7 +88,8 @@ class TensorRTRunner(RunnerBase):
         for name in names:  # inputs first: output shapes depend on the input shapes
             if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                 shape = tuple(batch if d < 0 else d for d in self.engine.get_tensor_shape(name))
-                self.context.set_input_shape(name, shape)
+                if not self.context.set_input_shape(name, shape):
+                    raise RuntimeError(f"TensorRT refused input shape {shape} for {name!r} (outside the profile?)")
                 inputs.append(TensorSpec(name, shape[1:]))
         for name in names:
             shape = tuple(self.context.get_tensor_shape(name))
@@ -99,14 +103,15 @@ class TensorRTRunner(RunnerBase):
         self._graph: Any = None
 
     def _set_address(self, name: str, tensor: Any) -> None:
-        self.context.set_tensor_address(name, int(tensor.data_ptr()))
+        if not self.context.set_tensor_address(name, int(tensor.data_ptr())):
+            raise RuntimeError(f"TensorRT refused the address of {name!r} (misaligned or not a tensor of the engine)")
 
     def _on_other_stream(self, other: TensorRTRunner) -> bool:
         return other.stream.cuda_stream != self.stream.cuda_stream
 
     # ---- device-side API (no host copies) -----------------------------------------------------------
     def bind(self, name: str, tensor: Any, producer: TensorRTRunner | None = None) -> None:
-        """Use ``tensor`` (a CUDA tensor of the right shape and dtype) as the buffer of ``name``.
+        """Use ``tensor`` (a contiguous CUDA tensor of the right shape and dtype) as the buffer of ``name``.
 
         ``producer``: the runner whose output ``tensor`` is. On the same stream, stream order is enough.
         On another stream, this runner's :meth:`enqueue` waits for the producer's last run, and the
@@ -116,6 +121,8 @@ class TensorRTRunner(RunnerBase):
         if tuple(tensor.shape) != tuple(own.shape) or tensor.dtype != own.dtype or tensor.device != own.device:
             want, got = f"{own.device} {own.dtype} {tuple(own.shape)}", f"{tensor.device} {tensor.dtype} {tensor.shape}"
             raise ValueError(f"{name}: expected {want}, got {got}")
+        if not tensor.is_contiguous():
+            raise ValueError(f"{name}: TensorRT reads a dense buffer, got a non-contiguous view ({tensor.stride()})")
         self._set_address(name, tensor)
         self.buffers[name] = tensor
         old = self._producers.pop(name, None)
@@ -146,7 +153,8 @@ class TensorRTRunner(RunnerBase):
         one CUDA graph on this stream; :meth:`enqueue` then replays it. Buffers must not move after."""
         if self._producers or self._consumers:
             raise RuntimeError("capture needs the runners this one is bound to on its own stream")
-        self.enqueue()  # TensorRT allocates lazily on the first run: never inside a capture
+        self._graph = None  # the warm-up below must run the engine, not replay a previous graph
+        self._execute()  # TensorRT allocates lazily on the first run: never inside a capture
         self.stream.synchronize()
         calls = [c for c in (before, self._run_engine, after) if c is not None]
         self._graph = self._cuda.capture(self.stream, calls)

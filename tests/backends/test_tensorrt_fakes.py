@@ -1,5 +1,5 @@
 """``TensorRTRunner``'s logic on CPU stand-ins for tensorrt and torch.cuda (tests/backends/trt_fakes.py):
-issue #19's items 3 and 6. The ``gpu``-marked tests remain the final word."""
+issue #19's items 3, 6 and 10 (runner side). The ``gpu``-marked tests remain the final word."""
 
 from __future__ import annotations
 
@@ -88,6 +88,74 @@ def test_one_runner_shared_by_threads_runs_one_inference_at_a_time(trt, log):
     run_threads(work, 4)
     assert sum(1 for e in log if e[0] == "execute") == 20
     assert trt.most_running == 1, "two threads ran the one execution context at once"
+
+
+def test_refused_shapes_and_addresses_raise(trt, log):
+    """Item 10: ``set_input_shape`` / ``set_tensor_address`` report refusal by returning False."""
+    trt.accept_shapes = False
+    with pytest.raises(RuntimeError, match="refused input shape"):
+        runner(trt, log, "r")
+    trt.accept_shapes, trt.accept_addresses = True, False
+    with pytest.raises(RuntimeError, match="refused the address"):
+        runner(trt, log, "r")
+    trt.accept_addresses = True
+    r = runner(trt, log, "r")
+    trt.accept_addresses = False
+    with pytest.raises(RuntimeError, match="refused the address"):
+        r.bind("image", trt_tensor(r))
+
+
+def test_failed_execution_and_engine_raise(trt, log):
+    with pytest.raises(RuntimeError, match="deserialise"):
+        from streamer.backends.tensorrt import TensorRTRunner
+        from tests.backends.trt_fakes import FakeCuda
+
+        TensorRTRunner(b"not an engine", trt=trt, cuda=FakeCuda(log))
+    r = runner(trt, log, "r")
+    trt.execute_ok = False
+    with pytest.raises(RuntimeError, match="execute_async_v3 failed"):
+        r.enqueue()
+
+
+def test_bind_refuses_non_contiguous_and_mismatched_tensors(trt, log):
+    """Item 10: TensorRT reads a dense buffer at the address: a strided view would be read wrongly."""
+    import torch
+
+    r = runner(trt, log, "r")
+    wide = torch.zeros((1, 3, 4, 8))
+    with pytest.raises(ValueError, match="non-contiguous"):
+        r.bind("image", wide[..., ::2])
+    with pytest.raises(ValueError, match="expected"):
+        r.bind("image", torch.zeros((1, 3, 4, 4), dtype=torch.float16))
+
+
+def test_capture_again_runs_the_engine_before_capturing(trt, log):
+    """Item 10: ``capture()``'s warm-up used ``enqueue()``, which replays an existing graph instead of
+    running the engine with the (possibly new) bindings."""
+    r = runner(trt, log, "r")
+    r.capture()
+    r.enqueue()
+    log.clear()
+    r.capture()
+    kinds = [e[0] for e in log]
+    assert kinds.index("execute") < kinds.index("capture") and "replay" not in kinds
+
+
+def test_capture_refuses_runners_bound_across_streams(trt, log):
+    first, second = runner(trt, log, "first"), runner(trt, log, "second")
+    second.bind("image", first.buffers["warped"], producer=first)
+    with pytest.raises(RuntimeError, match="own stream"):
+        second.capture()
+
+
+def test_every_runner_and_builder_shares_one_logger(trt, log):
+    """Item 10: TensorRT holds one logger per process; each runner made its own ``trt.Logger``."""
+    from export.tensorrt_build import tensorrt_logger
+
+    runner(trt, log, "a")
+    runner(trt, log, "b")
+    assert len(trt.runtime_loggers) == 2
+    assert trt.runtime_loggers[0] is trt.runtime_loggers[1] is tensorrt_logger(trt)
 
 
 def test_rfg_tensorrt_parts_shared_by_live_streams_take_turns(log):
