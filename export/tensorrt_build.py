@@ -56,10 +56,35 @@ class EngineKey:
     gpu: str
     compute_capability: str
     tensorrt: str
+    # How it was built (each changes the tactics TensorRT picks, so the engine's numbers or speed):
+    strongly_typed: bool  #: fp16 from the ONNX types rather than BuilderFlag.FP16
+    workspace_mib: int
+    opt_batch: int
 
     @classmethod
-    def make(cls, network: str, onnx_sha256: str, precision: str, max_batch: int, facts: DeviceFacts) -> EngineKey:
-        return cls(network, onnx_sha256, precision, max_batch, facts.gpu, facts.compute_capability, facts.tensorrt)
+    def make(
+        cls,
+        network: str,
+        onnx_sha256: str,
+        precision: str,
+        max_batch: int,
+        facts: DeviceFacts,
+        cfg: BuildConfig | None = None,
+    ) -> EngineKey:
+        """The key of ``network`` built with ``cfg`` (default: ``BuildConfig(precision, max_batch)``)."""
+        cfg = cfg or BuildConfig(precision=precision, max_batch=max_batch)
+        return cls(
+            network,
+            onnx_sha256,
+            precision,
+            max_batch,
+            facts.gpu,
+            facts.compute_capability,
+            facts.tensorrt,
+            cfg.strongly_typed,
+            cfg.workspace_mib,
+            cfg.opt_batch,
+        )
 
     def digest(self) -> str:
         """Short stable hash of every field (the cache file name)."""
@@ -136,7 +161,11 @@ def read_engine_key(path: Path) -> EngineKey:
     side = _sidecar(Path(path))
     if not side.is_file():
         raise EngineMismatch(f"{path} has no key file {side.name}: rebuild it with reenact export --tensorrt")
-    return EngineKey(**json.loads(side.read_text(encoding="utf-8")))
+    try:
+        return EngineKey(**json.loads(side.read_text(encoding="utf-8")))
+    except (TypeError, ValueError) as exc:  # an older sidecar lacks the build fields: its engine is stale
+        why = f"{side.name} does not record how {Path(path).name} was built ({exc}); rebuild it"
+        raise EngineMismatch(why) from None
 
 
 def load_engine_bytes(path: Path, wanted: EngineKey) -> bytes:
@@ -155,7 +184,7 @@ def cached_engine(folder: Path, wanted: EngineKey) -> Path | None:
         return None
     try:
         load_engine_bytes(path, wanted)
-    except (EngineMismatch, TypeError, ValueError):
+    except EngineMismatch:
         return None
     return path
 
@@ -229,7 +258,7 @@ def ensure_engine(
     """
     facts = facts or current_device_facts()
     folder = Path(folder) if folder is not None else engine_cache_dir()
-    key = EngineKey.make(net.name, sha256_file(onnx_path), cfg.precision, cfg.max_batch, facts)
+    key = EngineKey.make(net.name, sha256_file(onnx_path), cfg.precision, cfg.max_batch, facts, cfg)
     hit = cached_engine(folder, key)
     if hit is not None:
         log(f"  {net.name}: cached engine {hit.name}")

@@ -48,8 +48,12 @@ def test_key_changes_with_every_fact():
         EngineKey.make("pixel_warp", "ab" * 32, "fp32", 8, H100),
         EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, L4),
         EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, dataclasses.replace(H100, tensorrt="10.4.0")),
+        # how it was built (issue #19 item 10): typing, workspace and the profile's opt batch change tactics
+        EngineKey.make("pixel_warp", "ab" * 32, "fp16", 1, H100, BuildConfig("fp16", strongly_typed=False)),
+        EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, H100, BuildConfig(workspace_mib=512)),
+        EngineKey.make("pixel_warp", "ab" * 32, "fp32", 8, H100, BuildConfig(max_batch=8, opt_batch=4)),
     ]
-    assert len({base.digest(), *(v.digest() for v in variants)}) == 6
+    assert len({base.digest(), *(v.digest() for v in variants)}) == len(variants) + 1
     assert base.digest() == EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, H100).digest()
 
 
@@ -112,3 +116,17 @@ def test_real_engine_build_and_run(tmp_path):
         assert all(a.ok for a in cross_validate(runner, ref, feeds))
         runner.capture()
         assert np.allclose(runner.infer(feeds)["warped"], ref["warped"], atol=1.0)
+
+
+def test_an_engine_recorded_without_its_build_settings_is_rebuilt(tmp_path, onnx_file):
+    """Sidecars written before the key recorded typing, workspace and opt batch: stale, never loaded."""
+    net, build = get_network("pixel_warp"), FakeBuild()
+    path = ensure_engine(onnx_file, net, BuildConfig(), H100, tmp_path, build, log=lambda _: None)
+    old = json.loads(path.with_suffix(".json").read_text())
+    for field in ("strongly_typed", "workspace_mib", "opt_batch"):
+        del old[field]
+    path.with_suffix(".json").write_text(json.dumps(old))
+    with pytest.raises(EngineMismatch, match="does not record how"):
+        load_engine_bytes(path, EngineKey(**{**old, "strongly_typed": True, "workspace_mib": 2048, "opt_batch": 1}))
+    ensure_engine(onnx_file, net, BuildConfig(), H100, tmp_path, build, log=lambda _: None)
+    assert build.calls == 2
