@@ -92,7 +92,9 @@ async def _measure(driver: Path, source: Path, seconds: float, serve_args: list[
 
     frames, fps = load_clip(driver, max_frames=CLIP_MAX_FRAMES, max_side=CLIP_MAX_SIDE)
     with loopback_ice():
-        proc, url = await start_server(["--source", str(source), "--max-streams", "1", *serve_args])
+        proc, url = await start_server(
+            ["--source", str(source), "--max-streams", "1", "--ice-loopback-only", *serve_args]
+        )
         try:
             client = LoopbackClient(url, frames, fps)
             await client.connect()

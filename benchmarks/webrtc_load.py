@@ -56,6 +56,7 @@ class Row:
 
 async def _start_server(max_streams: int) -> tuple[asyncio.subprocess.Process, str]:
     cmd = [sys.executable, "-m", "streamer.cli", "serve", "--port", "0", "--max-streams", str(max_streams)]
+    cmd.append("--ice-loopback-only")  # the clients run on this machine: no packet leaves 127.0.0.1
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
     while line := (await asyncio.wait_for(proc.stdout.readline(), 120)).decode():

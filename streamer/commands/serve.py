@@ -26,7 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="URL",
-        help="STUN/TURN server URL, repeatable (default: none, host candidates only; not with a loopback host)",
+        help="STUN/TURN server URL, repeatable (default: none, the machine's host candidates only)",
+    )
+    p.add_argument(
+        "--ice-loopback-only",
+        action="store_true",
+        help="gather and accept 127.0.0.1 ICE candidates only (test machines that allow only loopback; "
+        "stock browsers cannot connect then)",
+    )
+    p.add_argument("--cert", type=Path, default=None, help="serve HTTPS with this PEM certificate (with --key)")
+    p.add_argument("--key", type=Path, default=None, help="the PEM private key of --cert")
+    p.add_argument(
+        "--self-signed",
+        action="store_true",
+        help="serve HTTPS with a certificate made at start (in memory; its SHA-256 fingerprint is printed)",
     )
     p.add_argument(
         "--max-streams",

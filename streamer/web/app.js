@@ -14,7 +14,14 @@ let pc = null;
 let channel = null;
 let camera = null;
 let statsTimer = null;
+let connectTimer = null;
 let config = { iceServers: [], maxUploadBytes: 8 * 1024 * 1024, pasteBack: true };
+
+// Seconds from the answer to a connected call before the page calls it an ICE failure (a LAN connects in < 1 s),
+// and before it calls it one when the browser formed no candidate pair at all (nothing it could even try).
+const CONNECT_TIMEOUT_S = 15;
+const NO_PAIR_TIMEOUT_S = 3;
+let answeredAt = 0;
 
 function token() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -32,6 +39,61 @@ function show(message, isError) {
   if (isError) state.errors.push(message);
 }
 
+// Failures as the person sees them: what happened and what to do, in plain words.
+const HELP = {
+  token: "The server refused the token. Type the token the server was started with (reenact serve --token) " +
+    "in the Token box, or open the address it printed, ending in #token=..., then press Start camera again.",
+  busy: (max) => `The server is busy: it already serves ${max || "its maximum number of"} call(s) ` +
+    "(reenact serve --max-streams). Try again when another call ends, or restart the server with a higher " +
+    "--max-streams.",
+  insecure: "This browser gives the camera only to secure pages: open the https:// address " +
+    "(start the server with --self-signed, or --cert FILE --key FILE), or open the page on the server's own " +
+    "machine at http://127.0.0.1:PORT/.",
+  noCamera: "Camera permission was denied: allow the camera for this site (the camera icon in the address bar, " +
+    "or the browser's site settings), then press Start camera again.",
+  cameraMissing: "No camera was found: connect a webcam (or close the app that holds it), then press Start camera again.",
+  cameraBusy: "The camera could not be opened: another application is probably using it. Close it and press " +
+    "Start camera again.",
+};
+
+function iceFailureHelp() {
+  const remote = candidateSummary(pc && pc.remoteDescription && pc.remoteDescription.sdp);
+  const local = candidateSummary(pc && pc.localDescription && pc.localDescription.sdp);
+  let text = "The video connection failed (ICE): this browser and the server found no network path between them. ";
+  if (config.iceLoopbackOnly) {
+    text += "The server runs with --ice-loopback-only, which browsers cannot use: restart it without that switch. ";
+  } else {
+    text += `The server offered ${remote || "no address"}; this browser offered ${local || "no address"}. ` +
+      "Make sure both are on the same network and UDP between them is not blocked by a firewall or VPN, " +
+      "or give the server a TURN relay (reenact serve --ice-server turn:...). ";
+    if (local && local.includes(".local")) {
+      text += "This browser hides its own address behind an mDNS name (.local): if the server cannot resolve it " +
+        "and the browser cannot reach the server's address, no path is left. ";
+    }
+  }
+  return text + "Then press Start camera again.";
+}
+
+function candidateSummary(sdp) {
+  if (!sdp) return "";
+  const hosts = new Set();
+  sdp.split(/\r?\n/).forEach((line) => {
+    if (line.startsWith("a=candidate:")) {
+      const parts = line.split(" ");
+      if (parts.length > 7) hosts.add(`${parts[4]} (${parts[7]})`);
+    }
+  });
+  return Array.from(hosts).join(", ");
+}
+
+// An HTTP failure of the API as a message to show.
+class ApiError extends Error {
+  constructor(status, message) {
+    super(status === 401 ? HELP.token : status === 503 ? `${HELP.busy(config.maxStreams)} (${message})` : message);
+    this.status = status;
+  }
+}
+
 function setStatus(text, cls) {
   $("status").textContent = text;
   $("status").className = "status " + (cls || "");
@@ -41,7 +103,7 @@ async function api(path, options) {
   const resp = await fetch(path, options);
   let body = {};
   try { body = await resp.json(); } catch (e) { /* not JSON */ }
-  if (!resp.ok) throw new Error(body.error || `${path}: HTTP ${resp.status}`);
+  if (!resp.ok) throw new ApiError(resp.status, body.error || `${path}: HTTP ${resp.status}`);
   return body;
 }
 
@@ -65,12 +127,27 @@ function waitForIceGathering(peer) {
 }
 
 async function openCamera() {
+  if (!window.isSecureContext || !navigator.mediaDevices) throw new Error(HELP.insecure);
   const video = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } };
   try {
-    return await navigator.mediaDevices.getUserMedia({ video, audio: true });
+    try {
+      return await navigator.mediaDevices.getUserMedia({ video, audio: true });
+    } catch (e) {
+      if (e.name === "NotAllowedError" || e.name === "SecurityError") throw e;
+      return await navigator.mediaDevices.getUserMedia({ video, audio: false });  // no microphone
+    }
   } catch (e) {
-    return await navigator.mediaDevices.getUserMedia({ video, audio: false });  // no microphone
+    const help = { NotAllowedError: HELP.noCamera, SecurityError: HELP.noCamera, NotFoundError: HELP.cameraMissing,
+      OverconstrainedError: HELP.cameraMissing, NotReadableError: HELP.cameraBusy, AbortError: HELP.cameraBusy }[e.name];
+    throw new Error(help ? `${help} (${e.name})` : `The camera could not be opened: ${e.message}`);
   }
+}
+
+function failCall(message) {
+  if (!pc) return;  // already stopped: one message per call
+  show(message, true);
+  setStatus("failed", "error");
+  stop();
 }
 
 async function start() {
@@ -91,9 +168,11 @@ async function start() {
       }
     };
     pc.onconnectionstatechange = () => {
+      if (!pc) return;
       setStatus(pc.connectionState, pc.connectionState === "connected" ? "live" : "");
       state.connected = pc.connectionState === "connected";
-      if (pc.connectionState === "failed") show("connection failed", true);
+      if (state.connected) show("");
+      if (pc.connectionState === "failed") failCall(iceFailureHelp());
     };
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc);
@@ -103,6 +182,10 @@ async function start() {
       method: "POST", headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify(body),
     });
     await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
+    answeredAt = performance.now();
+    connectTimer = setTimeout(() => {
+      if (pc && pc.connectionState !== "connected") failCall(iceFailureHelp());
+    }, CONNECT_TIMEOUT_S * 1000);
     statsTimer = setInterval(updateStats, 1000);
     $("stop").disabled = false;
     $("reanchor").disabled = false;
@@ -116,7 +199,9 @@ async function start() {
 
 function stop() {
   if (statsTimer) clearInterval(statsTimer);
+  if (connectTimer) clearTimeout(connectTimer);
   statsTimer = null;
+  connectTimer = null;
   if (pc) pc.close();
   pc = null;
   channel = null;
@@ -127,7 +212,7 @@ function stop() {
   state.connected = false;
   $("start").disabled = false;
   ["stop", "reanchor", "pasteback"].forEach((id) => { $(id).disabled = true; });
-  if ($("status").textContent !== "error") setStatus("idle");
+  if (!["error", "failed"].includes($("status").textContent)) setStatus("idle");
 }
 
 function countFrames(video) {
@@ -166,18 +251,30 @@ async function updateStats() {
   const report = await pc.getStats();
   let inbound = null;
   let pair = null;
+  let selectedId = null;
   const byId = new Map();
   report.forEach((s) => {
     byId.set(s.id, s);
     if (s.type === "inbound-rtp" && s.kind === "video") inbound = s;
+    if (s.type === "transport" && s.selectedCandidatePairId) selectedId = s.selectedCandidatePairId;
     if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s;
   });
+  if (selectedId && byId.has(selectedId)) pair = byId.get(selectedId);
+  const pairs = Array.from(byId.values()).filter((s) => s.type === "candidate-pair");
+  const waited = (performance.now() - answeredAt) / 1000;
+  if (!state.connected && waited > NO_PAIR_TIMEOUT_S && pairs.every((p) => p.state === "failed")) {
+    failCall(iceFailureHelp());  // no pair, or every pair failed: waiting longer cannot help
+    return;
+  }
   let rttMs = 0;
   if (pair) {
-    const local = byId.get(pair.localCandidateId);
-    const remote = byId.get(pair.remoteCandidateId);
-    state.selectedPair = { local: local && (local.address || local.ip), remote: remote && (remote.address || remote.ip) };
-    $("stat-pair").textContent = `${state.selectedPair.local} \u2194 ${state.selectedPair.remote}`;
+    const describe = (c) => c && { address: c.address || c.ip, port: c.port, type: c.candidateType, protocol: c.protocol };
+    const local = describe(byId.get(pair.localCandidateId));
+    const remote = describe(byId.get(pair.remoteCandidateId));
+    state.selectedPair = { local: local && local.address, remote: remote && remote.address, localCandidate: local,
+      remoteCandidate: remote };
+    const text = (c) => (c ? `${c.address}:${c.port} (${c.type})` : "?");
+    $("stat-pair").textContent = `${text(local)} \u2194 ${text(remote)} ${(local && local.protocol) || ""}`;
     rttMs = (pair.currentRoundTripTime || 0) * 1000;
     $("stat-rtt").textContent = `${rttMs.toFixed(1)} ms`;
   }

@@ -5,6 +5,8 @@ frame's timestamp through to its output and reports the timestamp of the first f
 (``pts_origin`` in its stats messages), which lines the two timelines up.
 
 Run alone (e.g. as a peer to kill mid-stream): ``python -m streamer.webrtc.client URL --seconds 30``.
+It gathers and accepts loopback candidates only (``ice.loopback_ice``): the server it calls runs with
+``--ice-loopback-only`` (or in this process, where that switch covers both peers).
 """
 
 from __future__ import annotations

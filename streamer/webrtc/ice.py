@@ -1,12 +1,20 @@
-"""ICE without surprises: no STUN/TURN unless configured, and loopback-only when serving on loopback.
+"""ICE without surprises: no STUN/TURN unless configured; loopback-only only when asked for.
 
-aiortc adds a public STUN server when ``iceServers`` is None, so every peer here gets an explicit list.
-aioice gathers host candidates from every interface except 127.0.0.1 (``aioice.ice.get_host_addresses``)
-and aiortc builds its ``aioice.Connection`` by the name imported into ``aiortc.rtcicetransport``.
-``loopback_ice()`` swaps that name for ``LoopbackConnection``, which gathers on 127.0.0.1 only, ignores
-remote candidates that are not loopback addresses (mDNS names included, so no multicast query is sent)
-and ignores connectivity checks from anything but loopback (so no peer-reflexive pair is formed). The
-swap is process-wide: it covers every peer of the process (the server and an in-process test client).
+aiortc adds a public STUN server when ``iceServers`` is None, so every peer here gets an explicit list
+(empty by default: the product must work on a LAN without internet).
+
+By default ICE is aiortc's own: aioice gathers host candidates on every interface except 127.0.0.1
+(``aioice.ice.get_host_addresses``), accepts the browser's host candidates, resolves its mDNS ``.local``
+ones (aioice >= 0.9) and forms peer-reflexive pairs from its connectivity checks. That is what a stock
+browser needs: it never offers loopback candidates, and it may hide its own addresses behind mDNS names;
+when a name does not resolve, the browser's checks to our host candidates still make a peer-reflexive pair.
+
+``loopback_ice()`` (``reenact serve --ice-loopback-only``, for test machines that allow only loopback
+traffic) swaps the name aiortc builds its ``aioice.Connection`` by (``aiortc.rtcicetransport.Connection``)
+for ``LoopbackConnection``, which gathers on 127.0.0.1 only, ignores remote candidates that are not
+loopback addresses (mDNS names included, so no multicast query is sent) and ignores connectivity checks
+from anything but loopback (so no peer-reflexive pair is formed). The swap is process-wide: it covers
+every peer of the process (the server and an in-process test client).
 """
 
 from __future__ import annotations

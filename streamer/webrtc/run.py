@@ -14,6 +14,7 @@ from streamer.live.memory import limit_malloc_arenas
 from streamer.live.sources import SourceLibrary, prepare_file
 from streamer.webrtc.ice import is_loopback
 from streamer.webrtc.server import ServerConfig, running_server
+from streamer.webrtc.tls import ServerCertificate, load_certificate, self_signed_certificate
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,10 @@ def build_server_config(args: argparse.Namespace) -> ServerConfig:
             f"--host {args.host} exposes the server beyond this machine: set --token TOKEN "
             "(clients send 'Authorization: Bearer TOKEN'; the page reads it from URL#token=TOKEN)"
         )
-    if is_loopback(args.host) and args.ice_servers:
-        raise InputError("--ice-server makes no sense on a loopback host (ICE stays on 127.0.0.1); use another --host")
+    if args.ice_loopback_only and args.ice_servers:
+        raise InputError("--ice-server makes no sense with --ice-loopback-only (ICE stays on 127.0.0.1)")
+    if args.ice_loopback_only and not is_loopback(args.host):
+        raise InputError(f"--ice-loopback-only needs a loopback --host: browsers reaching {args.host} cannot use it")
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be 0..65535, got {args.port}")
     if args.max_streams < 1:
@@ -48,6 +51,8 @@ def build_server_config(args: argparse.Namespace) -> ServerConfig:
     )
     return ServerConfig(
         host=args.host,
+        ice_loopback_only=args.ice_loopback_only,
+        certificate=_certificate(args),
         port=args.port,
         token=args.token,
         ice_servers=tuple(args.ice_servers),
@@ -56,6 +61,43 @@ def build_server_config(args: argparse.Namespace) -> ServerConfig:
         idle_timeout=args.idle_timeout,
         live=live,
     )
+
+
+def _certificate(args: argparse.Namespace) -> ServerCertificate | None:
+    """HTTPS from ``--cert``/``--key`` or ``--self-signed``; None for plain HTTP."""
+    if args.self_signed and (args.cert or args.key):
+        raise InputError("use either --self-signed or --cert FILE --key FILE, not both")
+    if bool(args.cert) != bool(args.key):
+        raise InputError("--cert and --key go together (a PEM certificate and its private key)")
+    if args.cert:
+        return load_certificate(args.cert, args.key)
+    if args.self_signed:
+        hosts = [args.host]
+        if args.host in ("0.0.0.0", "::"):  # every interface: name each address the browser may use
+            from aioice.ice import get_host_addresses
+
+            hosts = get_host_addresses(use_ipv4=True, use_ipv6=args.host == "::")
+        return self_signed_certificate(hosts)
+    return None
+
+
+def startup_lines(config: ServerConfig, url: str) -> list[str]:
+    """What ``reenact serve`` prints once it listens: the URL, then the certificate and camera hints."""
+    hint = "#token=TOKEN" if config.token else ""
+    lines = [f"reenact: serving on {url}/{hint} (max {config.max_streams} streams; Ctrl-C stops)"]
+    cert = config.certificate
+    if cert is not None:
+        kind = "self-signed certificate" if cert.self_signed else "certificate"
+        lines.append(f"reenact: {kind} SHA-256 fingerprint {cert.fingerprint}")
+        lines.append(f"reenact: its public key (SPKI) SHA-256, base64: {cert.spki_sha256}")
+        if cert.self_signed:
+            lines.append("reenact: the browser warns about it: accept it only if it shows the same fingerprint")
+    elif not is_loopback(config.host):
+        lines.append(
+            "reenact: note: browsers give the camera only to https:// pages or localhost; "
+            "for other devices add --self-signed or --cert FILE --key FILE"
+        )
+    return lines
 
 
 def load_default_source(path: Path | None, config: LiveConfig) -> SourceLibrary:
@@ -75,8 +117,7 @@ async def serve_forever(config: ServerConfig, source: Path | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with running_server(config, library) as (_, url):
-            hint = "#token=TOKEN" if config.token else ""
-            print(f"reenact: serving on {url}/{hint} (max {config.max_streams} streams; Ctrl-C stops)", flush=True)
+            print("\n".join(startup_lines(config, url)), flush=True)
             await stop.wait()
     except OSError as exc:
         raise InputError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None

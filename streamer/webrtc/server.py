@@ -26,8 +26,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from streamer.errors import InputError
 from streamer.live.config import LiveConfig
 from streamer.live.sources import SourceLibrary, prepare_upload
-from streamer.webrtc.ice import is_loopback, loopback_ice, rtc_configuration
+from streamer.webrtc.ice import loopback_ice, rtc_configuration
 from streamer.webrtc.session import PeerSession
+from streamer.webrtc.tls import ServerCertificate
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class ServerConfig:
     port: int = 8080
     token: str | None = None
     ice_servers: tuple[str, ...] = ()
+    ice_loopback_only: bool = False  # gather and accept 127.0.0.1 candidates only (see ``ice``)
+    certificate: ServerCertificate | None = None  # serve HTTPS with it
     max_streams: int = field(default_factory=default_max_streams)
     drop_audio: bool = False
     idle_timeout: float = 15.0  # seconds without driver video before a peer is closed
@@ -121,6 +124,8 @@ class ReenactServer:
         return web.json_response(
             {
                 "iceServers": [{"urls": url} for url in self.config.ice_servers],
+                "iceLoopbackOnly": self.config.ice_loopback_only,
+                "maxStreams": self.config.max_streams,
                 "maxUploadBytes": self.config.live.max_upload_bytes,
                 "pasteBack": self.config.live.paste_back,
             }
@@ -133,7 +138,10 @@ class ReenactServer:
         if not isinstance(sdp, str) or kind != "offer":
             raise InputError('expected {"sdp": "...", "type": "offer"}')
         if len(self.sessions) >= self.config.max_streams:
-            return _error(503, f"server is full: {self.config.max_streams} concurrent stream(s); try again later")
+            return _error(
+                503,
+                f"server is full: {self.config.max_streams} concurrent stream(s) (--max-streams); try again later",
+            )
         source_id = params.get("source")
         source = self.library.get(source_id if isinstance(source_id, str) else None)
         sid = secrets.token_hex(4)
@@ -225,17 +233,18 @@ async def _json_body(request: web.Request, limit: int) -> dict:
 async def running_server(config: ServerConfig, library: SourceLibrary) -> AsyncIterator[tuple[ReenactServer, str]]:
     """Serve until the block ends; yields the server and its base URL (``port=0`` picks a free port).
 
-    On a loopback host every peer of this process is restricted to loopback ICE (see ``ice``).
+    With ``ice_loopback_only`` every peer of this process is restricted to loopback ICE (see ``ice``).
     """
     server = ReenactServer(config, library)
     runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=2.0)
-    with loopback_ice() if is_loopback(config.host) else contextlib.nullcontext():
+    context = config.certificate.context if config.certificate else None
+    with loopback_ice() if config.ice_loopback_only else contextlib.nullcontext():
         await runner.setup()
         try:
-            site = web.TCPSite(runner, config.host, config.port)
+            site = web.TCPSite(runner, config.host, config.port, ssl_context=context)
             await site.start()
             port = runner.addresses[0][1]
             host = f"[{config.host}]" if ":" in config.host else config.host
-            yield server, f"http://{host}:{port}"
+            yield server, f"{'https' if context else 'http'}://{host}:{port}"
         finally:
             await runner.cleanup()

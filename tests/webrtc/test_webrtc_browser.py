@@ -1,9 +1,16 @@
-"""A real browser: headless Chromium streams a driver clip as its fake webcam to the page.
+"""A stock browser makes the call as a user would: headless Chromium with its fake camera and nothing else.
 
-Driven through the Chrome DevTools Protocol on its loopback websocket (aiohttp, no extra package).
-Chromium is forced onto loopback: the page offers no STUN/TURN, mDNS host obfuscation is off,
-loopback candidates are allowed, and the server ignores anything that is not 127.0.0.1.
-The screenshot goes to ``test-artifacts/webrtc_browser.png``.
+No ``--allow-loopback-in-peer-connection``, mDNS host hiding left on: the browser offers only what a
+real one offers. Server (``reenact serve`` as a user starts it) and browser run in network namespaces
+the test makes (``netns``): a small LAN that no packet can leave. Scenarios:
+
+(a) one host with a LAN-like interface, the page at ``http://127.0.0.1:PORT/``, server defaults;
+(b) two hosts, the server with ``--host``, ``--token`` and ``--self-signed``, the page over HTTPS
+    (Chromium pins the printed key hash), plus the page's messages for a refused token and a full server;
+(c) the page's messages when ICE cannot connect and when the camera is refused.
+
+(a) and (b) must receive reenacted frames at >= ``MIN_FPS`` with the face in them. The screenshot of
+(a) goes to ``test-artifacts/webrtc_browser.png``.
 """
 
 from __future__ import annotations
@@ -12,30 +19,34 @@ import asyncio
 import base64
 import contextlib
 import itertools
-import json
-import os
-import shutil
-import signal
-import tempfile
-import time
+import re
+import sys
 from pathlib import Path
 
-import aiohttp
 import av
 import cv2
+import netns
+import numpy as np
 import pytest
-from live_helpers import until
+from chromium_pipe import CHROMIUM, Page, chromium
 
-from streamer.webrtc.ice import is_loopback
-
+MIN_FPS = 15.0
+FPS_WINDOW_S = 4.0
+GRABS = 3
 #: Size of the photo the test picks in the page's file input (the default source is larger).
 UPLOAD_SIZE = (384, 384)
+TOKEN = "lan-test-token"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="needs Chromium (apt-get install -y --no-install-recommends chromium)"
+    CHROMIUM is None, reason="needs Chromium (tests/install_browser.sh, or apt-get install chromium)"
 )
+
+
+@pytest.fixture(scope="module")
+def namespaces_ok() -> None:
+    if (why := netns.unavailable_reason()) is not None:
+        pytest.skip(f"the browser scenarios run in network namespaces: {why}")
 
 
 def write_y4m(video: Path, out: Path, max_frames: int = 150, size: tuple[int, int] = (480, 480)) -> Path:
@@ -51,191 +62,187 @@ def write_y4m(video: Path, out: Path, max_frames: int = 150, size: tuple[int, in
     return out
 
 
-def chromium_command(url: str, profile: Path, y4m: Path) -> list[str]:
-    return [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--disable-domain-reliability",
-        "--no-default-browser-check",
-        "--metrics-recording-only",
-        f"--user-data-dir={profile}",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={y4m}",
-        # loopback only: gather on loopback, never hide host IPs behind mDNS (no multicast)
-        "--allow-loopback-in-peer-connection",
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-        "--remote-debugging-address=127.0.0.1",
-        "--remote-debugging-port=0",
-        "--window-size=1200,900",
-        url,
-    ]
+@pytest.fixture(scope="module")
+def y4m(driver_path, tmp_path_factory) -> Path:
+    return write_y4m(driver_path, tmp_path_factory.mktemp("camera") / "driver.y4m")
 
 
-class DevTools:
-    """A minimal CDP client for one page target."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse):
-        self.ws = ws
-        self._ids = itertools.count(1)
-
-    async def call(self, method: str, **params) -> dict:
-        msg_id = next(self._ids)
-        await self.ws.send_json({"id": msg_id, "method": method, "params": params})
-        while True:
-            msg = json.loads((await self.ws.receive()).data)
-            if msg.get("id") == msg_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    async def evaluate(self, expression: str):
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        return result["result"].get("value")
-
-
-async def _devtools_port(profile: Path, proc: asyncio.subprocess.Process, timeout: float = 90) -> int:
-    """The port Chromium writes into its profile. A cold start on a loaded 2-core machine (the full suite
-    beside a training job) once took over 30 s, so the wait is generous; an early exit fails at once."""
-    port_file = profile / "DevToolsActivePort"
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if port_file.exists() and (text := port_file.read_text().split()):
-            return int(text[0])
-        if proc.returncode is not None:
-            raise RuntimeError(f"Chromium exited with code {proc.returncode} before opening its DevTools port")
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"Chromium did not open its DevTools port in {timeout:.0f} s")
+@contextlib.asynccontextmanager
+async def reenact_serve(host: netns.Host, log: Path, *args: str):
+    """``reenact serve --port 0 ARGS`` inside ``host``; yields its base URL and the lines it printed first."""
+    cmd = host.command(sys.executable, "-m", "streamer.cli", "serve", "--port", "0", *args)
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=err)
+    try:
+        lines = []
+        with contextlib.suppress(asyncio.TimeoutError):
+            while line := (await asyncio.wait_for(proc.stdout.readline(), 120)).decode():
+                lines.append(line.strip())
+                if "serving on" in lines[0] and ("--self-signed" not in args or "SPKI" in line):
+                    break
+        match = re.search(r"serving on (https?://\S+?)/", lines[0] if lines else "")
+        assert match, f"reenact serve did not start: {lines} {log.read_text()[-2000:]}"
+        yield match.group(1), lines
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 15)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
-BRIGHTNESS_JS = """(() => {
+PAGE_READY = "document.readyState === 'complete' && !!window.reenactState"
+
+#: Decoded frames per second of the remote video over a window (the page's own peer connection ``pc``).
+RECEIVE_FPS_JS = """(async () => {
+  const decoded = async () => {
+    let n = 0;
+    (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n = s.framesDecoded; });
+    return n;
+  };
+  const a = await decoded(), t0 = performance.now();
+  await new Promise((r) => setTimeout(r, %d));
+  return (await decoded() - a) / ((performance.now() - t0) / 1000);
+})()"""
+
+#: The frame the remote video shows now, as a JPEG data URL.
+GRAB_JS = """(() => {
   const v = document.getElementById('remote');
   if (!v.videoWidth) return null;
   const c = document.createElement('canvas');
-  c.width = 64; c.height = 64;
-  const g = c.getContext('2d');
-  g.drawImage(v, 0, 0, 64, 64);
-  const d = g.getImageData(0, 0, 64, 64).data;
-  let s = 0, s2 = 0;
-  for (let i = 0; i < d.length; i += 4) { const y = (d[i] + d[i + 1] + d[i + 2]) / 3; s += y; s2 += y * y; }
-  const n = d.length / 4;
-  return {w: v.videoWidth, h: v.videoHeight, mean: s / n, std: Math.sqrt(s2 / n - (s / n) ** 2)};
+  c.width = v.videoWidth; c.height = v.videoHeight;
+  c.getContext('2d').drawImage(v, 0, 0);
+  return c.toDataURL('image/jpeg', 0.92);
 })()"""
 
 
-async def _stop_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the browser's whole process group, SIGKILL it after 10 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(proc.wait(), 10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    await proc.wait()
-    await asyncio.sleep(0.2)  # let the killed helpers go before the profile is removed
+async def grab(page: Page) -> np.ndarray:
+    data = await page.evaluate(GRAB_JS)
+    assert data, "the remote video shows nothing"
+    raw = base64.b64decode(data.split(",", 1)[1])
+    return cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
 
 
-def test_browser_shows_reenacted_stream(serve, driver_path, library, astronaut, tmp_path):
-    """The page streams the fake webcam, shows the reenacted face, then the person uploads a photo of their choice."""
+async def make_call(page: Page) -> dict:
+    """Start the camera, wait for the call, then measure: receive fps, a few frames, the page's state."""
+    await page.evaluate("document.getElementById('start').click()")
+    await page.until("window.reenactState.framesDecoded > 10", 60, "reenacted frames")
+    await asyncio.sleep(1.0)  # past the first frames
+    fps = await page.evaluate(RECEIVE_FPS_JS % int(FPS_WINDOW_S * 1000))
+    frames = []
+    for _ in range(GRABS):
+        frames.append(await grab(page))
+        await asyncio.sleep(0.3)
+    state = await page.evaluate("JSON.parse(JSON.stringify(window.reenactState))")
+    pair_text = await page.evaluate("document.getElementById('stat-pair').textContent")
+    return {"fps": fps, "frames": frames, "state": state, "pair_text": pair_text}
+
+
+def check_call(call: dict, detector, local: str, remote: str) -> None:
+    """At least ``MIN_FPS``, the face in every grabbed frame, over the expected ICE pair."""
+    state = call["state"]
+    print(f"\nreceive fps {call['fps']:.1f}; server {state['serverStats']}; pair {call['pair_text']}")
+    assert not state["errors"], state["errors"]
+    assert call["fps"] >= MIN_FPS, f"{call['fps']:.1f} fps received (server: {state['serverStats']})"
+    for i, image in enumerate(call["frames"]):
+        assert image.std() > 10, f"grabbed frame {i} is blank"
+        assert detector.detect(image), f"no face in grabbed frame {i}"
+    assert state["selectedPair"]["local"] == local and state["selectedPair"]["remote"] == remote, state["selectedPair"]
+    assert f"{local}:" in call["pair_text"] and f"{remote}:" in call["pair_text"], call["pair_text"]
+
+
+def test_same_host_over_lan_interface(namespaces_ok, y4m, image_detector, astronaut, tmp_path):
+    """(a) Server defaults; the page at http://127.0.0.1:PORT/ on the same host, which also has a LAN interface."""
     photo = tmp_path / "my photo.png"  # the bundled photo at another size: the output canvas must follow it
     cv2.imwrite(str(photo), cv2.resize(astronaut, UPLOAD_SIZE, interpolation=cv2.INTER_AREA))
-    y4m = write_y4m(driver_path, tmp_path / "driver.y4m")
     ARTIFACTS.mkdir(exist_ok=True)
 
     async def scenario():
-        async with serve() as (server, url):
-            # Chromium's helper processes can still write to the profile after the browser exits: they
-            # share its process group (killed together below), and leftovers never fail the test.
-            with tempfile.TemporaryDirectory(prefix="reenact-chromium-", ignore_cleanup_errors=True) as profile:
-                proc = await asyncio.create_subprocess_exec(
-                    *chromium_command(url + "/", Path(profile), y4m),
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-                try:
-                    return await _drive(server, await _devtools_port(Path(profile), proc))
-                finally:
-                    await _stop_group(proc)
-                    shutil.rmtree(profile, ignore_errors=True)
-
-    async def _drive(server, port: int):
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/json/list") as resp:
-                page = next(t for t in await resp.json() if t["type"] == "page")
-            async with http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=64 * 2**20) as ws:
-                cdp = DevTools(ws)
-                await _until_js(cdp, "document.readyState === 'complete' && !!window.reenactState", 30)
-                await cdp.evaluate("document.getElementById('start').click()")
-                await _until_js(cdp, "window.reenactState.framesShown > 40", 60)
-                await asyncio.sleep(2.5)  # a couple of stats rounds
-                state = await cdp.evaluate("JSON.parse(JSON.stringify(window.reenactState))")
-                pixels = await cdp.evaluate(BRIGHTNESS_JS)
-                sessions = list(server.sessions.values())
-                server_side = [(s.snapshot(), _server_pair(s)) for s in sessions]
+        with netns.lan("a") as (host, _):
+            assert netns.interfaces(host) == ["lan0", "lo"]
+            async with reenact_serve(host, tmp_path / "serve.log") as (url, _), chromium(host.command(), y4m) as cdp:
+                assert url.startswith("http://127.0.0.1:")
+                page = await cdp.open_page(url + "/")
+                await page.until(PAGE_READY, 30)
+                call = await make_call(page)
                 # The person picks their photo on the page: the file input uploads it and the stream switches.
-                root = await cdp.call("DOM.getDocument")
-                node = await cdp.call("DOM.querySelector", nodeId=root["root"]["nodeId"], selector="#photo")
-                await cdp.call("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(photo)])
-                await _until_js(cdp, "window.reenactState.sourceId !== null", 60)
-                source_id = await cdp.evaluate("window.reenactState.sourceId")
-                chosen = library.get(source_id)
-                switched = await until(lambda: all(s.worker.stream.source is chosen for s in sessions), 20)
-                shown = await cdp.evaluate("window.reenactState.framesShown")
-                await _until_js(cdp, f"window.reenactState.framesShown > {shown + 20}", 60)
-                after = await cdp.evaluate(BRIGHTNESS_JS)
-                shot = await cdp.call("Page.captureScreenshot", format="png")
+                before = (await grab(page)).shape
+                root = await page.call("DOM.getDocument")
+                node = await page.call("DOM.querySelector", nodeId=root["root"]["nodeId"], selector="#photo")
+                await page.call("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(photo)])
+                await page.until("window.reenactState.sourceId !== null", 60, "the upload")
+                await page.until(f"document.getElementById('remote').videoWidth !== {before[1]}", 30, "new source")
+                after = await grab(page)
+                shot = await page.call("Page.captureScreenshot", format="png")
                 (ARTIFACTS / "webrtc_browser.png").write_bytes(base64.b64decode(shot["data"]))
-                await cdp.evaluate("document.getElementById('stop').click()")
-                closed = await until(lambda: not server.sessions, 10)
-                return state, pixels, server_side, closed, (source_id, switched, after)
+                await page.evaluate("document.getElementById('stop').click()")
+                return call, before, after
 
-    state, pixels, server_side, closed, (source_id, switched, after) = asyncio.run(scenario())
-    print(f"\nbrowser: {state}\npixels: {pixels}\nserver: {server_side}")
-    assert not state["errors"], state["errors"]
-    assert state["framesShown"] > 40 and state["framesDecoded"] > 0
-    assert len(server_side) == 1
-    stats, (pair, remote_hosts) = server_side[0]
-    assert stats.processed > 20 and stats.faces > 0, stats
-    canvas = library.get(None).canvas
-    assert (pixels["w"], pixels["h"]) == (canvas.shape[1], canvas.shape[0])
-    assert pixels["std"] > 10 and 20 < pixels["mean"] < 235, "the remote video looks blank"
-    assert state["selectedPair"] == {"local": "127.0.0.1", "remote": "127.0.0.1"}
-    assert pair == ("127.0.0.1", "127.0.0.1")
-    assert remote_hosts and all(is_loopback(h) for h in remote_hosts), remote_hosts  # 127.0.0.1 and ::1
-    assert closed, "the server kept the session after the page stopped"
-    uploaded = library.get(source_id).canvas
-    assert switched, "the stream kept the old source after the page uploaded a photo"
-    assert (after["w"], after["h"]) == (uploaded.shape[1], uploaded.shape[0]) != (pixels["w"], pixels["h"])
-    assert after["std"] > 10 and 20 < after["mean"] < 235, "the remote video looks blank after the upload"
-    assert (ARTIFACTS / "webrtc_browser.png").stat().st_size > 10_000
+    call, before, after = asyncio.run(scenario())
+    check_call(call, image_detector, netns.SUBNET + ".1", netns.SUBNET + ".1")
+    assert after.shape != before and image_detector.detect(after), "no face after the upload"
 
 
-def _server_pair(session) -> tuple[tuple[str, str] | None, list[str]]:
-    """(nominated local/remote host, hosts of every remote candidate the server kept) of a session."""
-    connection = session.pc.getTransceivers()[0].receiver.transport.transport._connection
-    pair = connection._nominated.get(1)
-    hosts = [c.host for c in connection.remote_candidates]
-    return ((pair.local_candidate.host, pair.remote_candidate.host) if pair else None), hosts
+def test_lan_over_https_with_token(namespaces_ok, y4m, image_detector, tmp_path):
+    """(b) Server on one host (--host, --token, --self-signed, --max-streams 1), the browser on the other."""
+
+    async def scenario():
+        with netns.lan("b") as (server, browser):
+            assert netns.interfaces(server) == ["lan0", "lo"] and netns.interfaces(browser) == ["lan1", "lo"]
+            args = ("--host", server.address, "--token", TOKEN, "--self-signed", "--max-streams", "1")
+            async with reenact_serve(server, tmp_path / "serve.log", *args) as (url, lines):
+                spki = re.search(r"SPKI\) SHA-256, base64: (\S+)", "\n".join(lines)).group(1)
+                pin = (f"--ignore-certificate-errors-spki-list={spki}",)
+                async with chromium(browser.command(), y4m, pin) as cdp:
+                    page = await cdp.open_page(url + "/")  # no token yet: the page says what to do
+                    await page.until(PAGE_READY + " && window.reenactState.errors.length > 0", 30, "token message")
+                    refused = await page.evaluate("document.getElementById('message').textContent")
+                    await page.navigate(f"{url}/#token={TOKEN}")
+                    call = await make_call(page)
+                    secure = await page.evaluate("location.protocol + ' ' + window.isSecureContext")
+                    second = await cdp.open_page(f"{url}/#token={TOKEN}")  # one stream too many
+                    await second.until(PAGE_READY, 30)
+                    await second.evaluate("document.getElementById('start').click()")
+                    await second.until("window.reenactState.errors.length > 0", 30, "busy message")
+                    busy = await second.evaluate("document.getElementById('message').textContent")
+                    return url, lines, refused, call, secure, busy
+
+    url, lines, refused, call, secure, busy = asyncio.run(scenario())
+    assert url.startswith(f"https://{netns.SUBNET}.1:")
+    assert re.search(r"fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}", lines[1]), lines
+    assert secure == "https: true"
+    print(f"\nmessages: {refused!r} {busy!r}")
+    assert "refused the token" in refused and "--token" in refused
+    assert "busy" in busy and "--max-streams" in busy
+    check_call(call, image_detector, netns.SUBNET + ".2", netns.SUBNET + ".1")
 
 
-async def _until_js(cdp: DevTools, expression: str, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if await cdp.evaluate(expression):
-            return
-        await asyncio.sleep(0.2)
-    state = await cdp.evaluate(
-        "JSON.stringify({state: window.reenactState, status: document.getElementById('status').textContent, "
-        "message: document.getElementById('message').textContent})"
-    )
-    raise AssertionError(f"timed out waiting for {expression}; page state {state}")
+def test_page_explains_ice_failure_and_camera_refusal(namespaces_ok, y4m, tmp_path):
+    """(c) A server the browser cannot reach over ICE (--ice-loopback-only), then a refused camera."""
+
+    async def scenario():
+        with netns.lan("c") as (host, _):
+            args = ("--ice-loopback-only",)
+            async with (
+                reenact_serve(host, tmp_path / "serve.log", *args) as (url, _),
+                chromium(host.command(), y4m) as cdp,
+            ):
+                page = await cdp.open_page(url + "/")
+                await page.until(PAGE_READY, 30)
+                await page.evaluate("document.getElementById('start').click()")
+                await page.until("window.reenactState.errors.length > 0", 30, "ICE failure message")
+                ice = await page.evaluate(
+                    "[document.getElementById('message').textContent, document.getElementById('status').textContent]"
+                )
+                await cdp.call("Browser.setPermission", permission={"name": "camera"}, setting="denied", origin=url)
+                await page.evaluate("document.getElementById('start').click()")
+                await page.until("window.reenactState.errors.length > 1", 30, "camera message")
+                camera = await page.evaluate("document.getElementById('message').textContent")
+                return ice, camera
+
+    (ice, status), camera = asyncio.run(scenario())
+    print(f"\nmessages: {ice!r} {camera!r}")
+    assert status == "failed" and "ICE" in ice and "--ice-loopback-only" in ice
+    assert "permission" in camera and "allow the camera" in camera

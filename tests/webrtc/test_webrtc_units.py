@@ -84,7 +84,11 @@ def test_parse_control(library):
     "argv, message",
     [
         (["serve", "--host", "0.0.0.0"], "--token"),
-        (["serve", "--ice-server", "stun:stun.example.org"], "loopback"),
+        (["serve", "--ice-loopback-only", "--ice-server", "stun:stun.example.org"], "--ice-loopback-only"),
+        (["serve", "--host", "10.0.0.5", "--token", "t", "--ice-loopback-only"], "loopback --host"),
+        (["serve", "--cert", "/nonexistent/cert.pem", "--key", "/nonexistent/key.pem"], "no such file"),
+        (["serve", "--cert", "cert.pem"], "--key"),
+        (["serve", "--self-signed", "--cert", "a.pem", "--key", "b.pem"], "either --self-signed"),
         (["serve", "--host", "10.0.0.5", "--token", "t", "--ice-server", "http://x"], "stun:"),
         (["serve", "--max-streams", "0"], "--max-streams"),
     ],
@@ -149,3 +153,118 @@ def test_reenacted_track_sends_the_newest_frame_with_monotonic_timestamps():
         return sent
 
     assert asyncio.run(scenario()) == [6000, 9000, 12000, 15000]
+
+
+def _user_certificate(folder, host: str = "127.0.0.1"):
+    """A PEM certificate and key as a user would bring them (made here with ``cryptography`` directly)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "user cert")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1234)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_self_signed_certificate_names_the_host_and_prints_its_fingerprint():
+    import base64
+    import hashlib
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from streamer.webrtc.run import startup_lines
+    from streamer.webrtc.server import ServerConfig
+    from streamer.webrtc.tls import self_signed_certificate
+
+    cert = self_signed_certificate(["10.1.2.3", "studio.lan"])
+    parsed = x509.load_pem_x509_certificate(cert.pem)
+    names = parsed.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ipaddress.ip_address("10.1.2.3") in names.get_values_for_type(x509.IPAddress)
+    assert {"studio.lan", "localhost"} <= set(names.get_values_for_type(x509.DNSName))
+    der = parsed.public_bytes(serialization.Encoding.DER)
+    assert cert.fingerprint.replace(":", "") == hashlib.sha256(der).hexdigest().upper()
+    spki = parsed.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert cert.spki_sha256 == base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    lines = startup_lines(ServerConfig(host="10.1.2.3", token="t", certificate=cert), "https://10.1.2.3:8443")
+    assert lines[0].startswith("reenact: serving on https://10.1.2.3:8443/#token=TOKEN")
+    assert cert.fingerprint in lines[1] and cert.spki_sha256 in lines[2]
+    plain = startup_lines(ServerConfig(host="10.1.2.3", token="t"), "http://10.1.2.3:8080")
+    assert "--self-signed" in plain[1]  # a camera beyond localhost needs HTTPS: the server says so
+
+
+def test_bad_certificate_files_are_one_line_errors(tmp_path, capsys):
+    cert_path, key_path = _user_certificate(tmp_path)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    for cert, key in ((garbage, key_path), (cert_path, garbage), (key_path, cert_path)):
+        assert main(["serve", "--cert", str(cert), "--key", str(key)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "not a usable PEM certificate" in err, err
+
+
+@pytest.mark.parametrize("kind", ["user certificate", "self-signed"])
+def test_https_serves_the_page(serve, tmp_path, kind):
+    """The page and the API over HTTPS, with a certificate the client trusts (its PEM as the only CA)."""
+    import ssl
+
+    import aiohttp
+
+    from streamer.webrtc.tls import load_certificate, self_signed_certificate
+
+    cert = load_certificate(*_user_certificate(tmp_path)) if kind == "user certificate" else self_signed_certificate([])
+    trust = ssl.create_default_context(cadata=cert.pem.decode())
+
+    async def scenario():
+        async with serve(certificate=cert) as (_, url), aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/", ssl=trust) as resp:
+                page = resp.status, await resp.text()
+            async with http.get(f"{url}/config", ssl=trust) as resp:
+                config = await resp.json()
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):  # an untrusted client is refused
+                await http.get(f"{url}/", ssl=ssl.create_default_context())
+            return url, page, config
+
+    url, (status, text), config = asyncio.run(scenario())
+    assert url.startswith("https://127.0.0.1:") and status == 200 and "reenact live" in text
+    assert config["iceServers"] == [] and config["iceLoopbackOnly"] is True
+
+
+def test_default_ice_is_aiortcs_own_and_loopback_only_is_a_switch(serve):
+    """By default peers gather on the machine's interfaces (aioice's Connection, no STUN server); only
+    ``ice_loopback_only`` (``--ice-loopback-only``) swaps in the loopback-only connection, and only while serving."""
+    import aioice
+    import aiortc.rtcicetransport as rtcicetransport
+
+    from streamer.webrtc.server import ServerConfig
+
+    async def connection_class(**overrides):
+        async with serve(**overrides):
+            return rtcicetransport.Connection
+
+    assert ServerConfig().ice_loopback_only is False and ServerConfig().ice_servers == ()
+    assert asyncio.run(connection_class(ice_loopback_only=False)) is aioice.Connection
+    assert asyncio.run(connection_class()) is LoopbackConnection  # the unit tests' fixture default
+    assert rtcicetransport.Connection is aioice.Connection
