@@ -28,6 +28,7 @@ from streamer.backends.select import CPU_BACKENDS, BackendChoice, remap_backend,
 from streamer.backends.warp import RemapBackend
 from streamer.compositor import Compositor
 from streamer.detectors import create_detector
+from streamer.edit_controls import EditControls, with_edits
 from streamer.errors import InputError, NoFaceError
 from streamer.framepath.build import create_device_renderer, resolve_frame_path
 from streamer.media.images import fit_within, load_image
@@ -81,6 +82,7 @@ class ConvertOptions:
     frame_path: str = "auto"  #: paste-back by OpenCV or by our kernels (``streamer.framepath``)
 
 
+    edits: EditControls = EditControls()  #: head offsets, expression scale, eye/lip overrides (no change)
 @dataclass(frozen=True)
 class ConvertSummary:
     """What a conversion did."""
@@ -225,6 +227,8 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     backend = create_warp_backend(opts.backend, opts.size, opts.threads)
     geometric = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
     runner = {"torch": "torch", "tensorrt": "tensorrt"}.get(backend.name, "onnxruntime")  # the RFG's graphs
+    if not opts.edits.is_identity:
+        retargeter = with_edits(retargeter, opts.edits)  # after any retargeter (streamer.edit_controls)
     reenactor = create_generator(opts.generator, geometric, opts.integrator, opts.weights, opts.threads, runner)
     configure_threads(opts.threads)  # again: the torch backend and the IDSG import torch only now
     frame_path = resolve_frame_path(opts.frame_path, backend.name)

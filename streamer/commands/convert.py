@@ -139,6 +139,89 @@ def add_convert_options(p: argparse.ArgumentParser) -> None:
 def add_retarget_arguments(p: argparse.ArgumentParser) -> None:
     """``--retarget`` and ``--idsg-weights`` (convert, serve and camera)."""
     from streamer.reenactors.geometric import RETARGETERS
+    add_edit_arguments(p)
+
+
+def add_edit_arguments(p: argparse.ArgumentParser, driver: bool = True) -> None:
+    """The editing controls (``streamer.edit_controls``): head offsets and expression overrides on top of the
+    driver's motion (convert, serve, camera); ``driver=False`` leaves out what only makes sense with a driver
+    (``reenact edit``)."""
+    from streamer.edit_controls import MOTION_FROM, RANGES
+
+    def bounds(name: str) -> str:
+        lo, hi, unit = RANGES[name]
+        return f"{lo:g}..{hi:g}{' ' + unit if unit else ''}"
+
+    g = p.add_argument_group("editing controls" + (" (on top of the driver's motion)" if driver else ""))
+    for name, what in (
+        ("yaw", "turn (+: to image right)"),
+        ("pitch", "nod (+: chin up)"),
+        ("roll", "tilt (+: clockwise)"),
+    ):
+        g.add_argument(
+            f"--{name}",
+            type=float,
+            default=0.0,
+            metavar="DEG",
+            help=f"head {what} added to the {'driver' if driver else 'photo'}'s pose, {bounds(name)}; turns past 20 "
+            "degrees from the photo's pose are softly limited (never past 35) so the face does not tear",
+        )
+    if driver:
+        g.add_argument(
+            "--expression-scale",
+            type=float,
+            default=1.0,
+            metavar="X",
+            help=f"the driver's expression: 0 = the photo's own, 1 = the driver's (default), >1 exaggerates "
+            f"({bounds('expression_scale')})",
+        )
+    g.add_argument(
+        "--eyes-open",
+        type=float,
+        default=None,
+        metavar="R",
+        help=f"eyelid gap as a fraction of the photo's own: 0 closed, 1 as in the photo ({bounds('eyes_open')}; "
+        + ("default: follow the driver)" if driver else "default: as in the photo)"),
+    )
+    g.add_argument(
+        "--lips-open",
+        type=float,
+        default=None,
+        metavar="R",
+        help="inner-lip gap over the distance between the eyes: 0 closed, 0.3 talking, 0.6 wide open "
+        f"({bounds('lips_open')}; " + ("default: follow the driver)" if driver else "default: as in the photo)"),
+    )
+    g.add_argument(
+        "--smile",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help=f"mouth corners out and up (1) or down (-1), added to the expression ({bounds('smile')})",
+    )
+    if driver:
+        g.add_argument(
+            "--motion-from",
+            choices=MOTION_FROM,
+            default="both",
+            help="what to take from the driver: both (default), its head pose only (the photo's expression), "
+            "or its expression only (the photo's pose)",
+        )
+
+
+def edit_controls(args: argparse.Namespace):
+    """The checked ``EditControls`` of parsed :func:`add_edit_arguments` flags (``InputError``: one line, exit 2)."""
+    from streamer.edit_controls import EditControls
+
+    return EditControls(
+        yaw=args.yaw,
+        pitch=args.pitch,
+        roll=args.roll,
+        expression_scale=getattr(args, "expression_scale", 1.0),
+        eyes_open=args.eyes_open,
+        lips_open=args.lips_open,
+        smile=args.smile,
+        motion_from=getattr(args, "motion_from", "both"),
+    )
 
     p.add_argument(
         "--retarget",
@@ -229,6 +312,7 @@ def check_convert_options(args: argparse.Namespace) -> None:
 
 def convert_options(args: argparse.Namespace, source: Path, driver: Path, out: Path, progress: bool, threads: int):
     """The ``ConvertOptions`` of parsed :func:`add_convert_options` options for one conversion."""
+    edit_controls(args)  # out-of-range or NaN edits fail here, before any work
     from streamer.convert import ConvertOptions
 
     return ConvertOptions(
@@ -261,6 +345,7 @@ def convert_options(args: argparse.Namespace, source: Path, driver: Path, out: P
 
 def _run_convert(args: argparse.Namespace) -> int:
     from streamer.convert import convert
+        edits=edit_controls(args),
     from streamer.errors import InputError
     from streamer.runtime import configure_threads
 
