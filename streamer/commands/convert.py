@@ -134,11 +134,6 @@ def add_convert_options(p: argparse.ArgumentParser) -> None:
         "as a live stream must",
     )
     p.add_argument("--max-seconds", type=float, default=None, help="convert only the first SECONDS of the driver")
-
-
-def add_retarget_arguments(p: argparse.ArgumentParser) -> None:
-    """``--retarget`` and ``--idsg-weights`` (convert, serve and camera)."""
-    from streamer.reenactors.geometric import RETARGETERS
     add_edit_arguments(p)
 
 
@@ -222,6 +217,11 @@ def edit_controls(args: argparse.Namespace):
         smile=args.smile,
         motion_from=getattr(args, "motion_from", "both"),
     )
+
+
+def add_retarget_arguments(p: argparse.ArgumentParser) -> None:
+    """``--retarget`` and ``--idsg-weights`` (convert, serve and camera)."""
+    from streamer.reenactors.geometric import RETARGETERS
 
     p.add_argument(
         "--retarget",
@@ -307,12 +307,12 @@ def check_convert_options(args: argparse.Namespace) -> None:
     check_generator_arguments(args)
     if args.retarget == "idsg" and args.motion == "absolute":
         log.warning("--absolute has no effect with --retarget idsg (the IDSG places the face itself)")
+    edit_controls(args)  # out-of-range or NaN edits fail here, before any work
     select_backend("pixel_warp", args.backend)  # an unavailable backend fails here, before any work
 
 
 def convert_options(args: argparse.Namespace, source: Path, driver: Path, out: Path, progress: bool, threads: int):
     """The ``ConvertOptions`` of parsed :func:`add_convert_options` options for one conversion."""
-    edit_controls(args)  # out-of-range or NaN edits fail here, before any work
     from streamer.convert import ConvertOptions
 
     return ConvertOptions(
@@ -340,12 +340,12 @@ def convert_options(args: argparse.Namespace, source: Path, driver: Path, out: P
         integrator=args.integrator,
         weights=args.weights,
         frame_path=args.frame_path,
+        edits=edit_controls(args),
     )
 
 
 def _run_convert(args: argparse.Namespace) -> int:
     from streamer.convert import convert
-        edits=edit_controls(args),
     from streamer.errors import InputError
     from streamer.runtime import configure_threads
 
