@@ -34,10 +34,10 @@ log = logging.getLogger(__name__)
 class ClusterSettings:
     """Where the workers run and what each one reserves."""
 
-    workers: int | None = None  #: None: one per CPU (this machine's, or the cluster's)
+    workers: int | None = None  #: None: as many as the CPUs (this machine's, or the cluster's) hold
     address: str | None = None  #: None: a local Ray for this command; "auto" or "HOST:PORT": join a cluster
     gpus_per_worker: float = 0.0
-    cpus_per_worker: float = 1.0
+    cpus_per_worker: float = 1.0  #: the jobs' compute threads (--threads)
 
 
 def _import_ray(local: bool):
@@ -73,7 +73,7 @@ class RaySession:
         ray, s = self.ray, self.settings
         quiet = {"log_to_driver": False, "configure_logging": True, "logging_level": logging.ERROR}
         if s.address is None:
-            workers = s.workers or os.cpu_count() or 1
+            workers = s.workers or max(1, int((os.cpu_count() or 1) // s.cpus_per_worker))
             ray.init(
                 address="local",
                 num_cpus=max(1, int(workers * s.cpus_per_worker + 0.999)),
