@@ -58,6 +58,7 @@ class EngineKey:
     tensorrt: str
     # How it was built (each changes the tactics TensorRT picks, so the engine's numbers or speed):
     strongly_typed: bool  #: fp16 from the ONNX types rather than BuilderFlag.FP16
+    tf32: bool  #: BuilderFlag.TF32 left on (fp16 builds) or cleared (fp32 builds)
     workspace_mib: int
     opt_batch: int
 
@@ -82,6 +83,7 @@ class EngineKey:
             facts.compute_capability,
             facts.tensorrt,
             cfg.strongly_typed,
+            cfg.tf32,
             cfg.workspace_mib,
             cfg.opt_batch,
         )
@@ -200,6 +202,13 @@ class BuildConfig:
     strongly_typed: bool = True  #: fp16 from the ONNX types; False: BuilderFlag.FP16 (TensorRT picks)
     timing_cache: Path | None = None  #: default: <engine cache>/timing.cache
 
+    @property
+    def tf32(self) -> bool:
+        """Whether float32 layers may use TF32: not in fp32 engines (TensorRT turns BuilderFlag.TF32 on by
+        default; TF32 rounds products' inputs to 10-bit mantissas, far outside fp32's tolerance
+        ``streamer.backends.runner.TOLERANCE``); TensorRT's default in fp16 engines (well inside 1e-2)."""
+        return self.precision != "fp32"
+
 
 def _profile_shapes(net: ExportableNetwork, cfg: BuildConfig) -> dict[str, tuple[tuple[int, ...], ...]]:
     """input -> (min, opt, max) shapes of the optimisation profile."""
@@ -207,9 +216,13 @@ def _profile_shapes(net: ExportableNetwork, cfg: BuildConfig) -> dict[str, tuple
     return {s.name: (s.batched(lo), s.batched(opt), s.batched(hi)) for s in net.inputs}
 
 
-def build_serialized_engine(onnx_path: Path, net: ExportableNetwork, cfg: BuildConfig, log: Callable = print) -> bytes:
-    """Build an engine from ``onnx_path`` with the TensorRT Python API; returns the plan bytes."""
-    import tensorrt as trt
+def build_serialized_engine(
+    onnx_path: Path, net: ExportableNetwork, cfg: BuildConfig, log: Callable = print, *, trt: Any = None
+) -> bytes:
+    """Build an engine from ``onnx_path`` with the TensorRT Python API; returns the plan bytes.
+    ``trt``: the tensorrt module (tests pass a stand-in)."""
+    if trt is None:
+        import tensorrt as trt
 
     logger = tensorrt_logger(trt)
     builder = trt.Builder(logger)
@@ -228,6 +241,8 @@ def build_serialized_engine(onnx_path: Path, net: ExportableNetwork, cfg: BuildC
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, cfg.workspace_mib << 20)
     if cfg.precision == "fp16" and not cfg.strongly_typed:
         config.set_flag(trt.BuilderFlag.FP16)
+    if not cfg.tf32:
+        config.clear_flag(trt.BuilderFlag.TF32)  # on by default ("Enabled by default", tensorrt.BuilderFlag)
     cache_path = cfg.timing_cache or engine_cache_dir() / "timing.cache"
     cache = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
     config.set_timing_cache(cache, ignore_mismatch=False)
@@ -285,5 +300,10 @@ def compile_torch_tensorrt(module: Any, net: ExportableNetwork, precision: str =
     input_dtype = torch.float32 if net.fp32_inputs else dtype
     inputs = [torch_tensorrt.Input(s.batched(1), dtype=input_dtype) for s in net.inputs]
     return torch_tensorrt.compile(
-        module.eval().cuda(), ir="dynamo", inputs=inputs, enabled_precisions={dtype}, min_block_size=1
+        module.eval().cuda(),
+        ir="dynamo",
+        inputs=inputs,
+        enabled_precisions={dtype},
+        min_block_size=1,
+        disable_tf32=precision == "fp32",  # torch-tensorrt leaves TensorRT's TF32 on unless told (default False)
     )

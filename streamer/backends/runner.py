@@ -96,6 +96,22 @@ class RunnerBase:
                 raise ValueError(f"{self.name}: input {spec.name!r} expected (N, {spec.shape}), got {shape}")
 
 
+def use_ieee_fp32(torch: Any) -> None:
+    """Make torch's float32 convolutions and matmuls on CUDA full fp32 (process-wide).
+
+    torch runs cuDNN convolutions in TF32 by default on Ampere and newer (``torch.backends.cudnn``
+    ``allow_tf32`` True, or ``cudnn.conv.fp32_precision == "tf32"`` from torch 2.9), which rounds their
+    inputs to 10-bit mantissas: a "torch-cuda" fp32 runner would miss fp32's 1e-4 tolerance. torch 2.9+
+    refuses reads of the legacy flags once the new ones are set, so only one API is used."""
+    backends = torch.backends
+    if hasattr(backends.cudnn, "conv") and hasattr(backends.cudnn.conv, "fp32_precision"):
+        backends.cudnn.conv.fp32_precision = "ieee"
+        backends.cuda.matmul.fp32_precision = "ieee"
+    else:
+        backends.cudnn.allow_tf32 = False
+        backends.cuda.matmul.allow_tf32 = False
+
+
 class TorchRunner(RunnerBase):
     """Eager PyTorch on the CPU or a CUDA device (``device="cuda"``), fp32 or fp16.
 
@@ -119,6 +135,8 @@ class TorchRunner(RunnerBase):
         if threads is not None and device == "cpu":
             torch.set_num_threads(threads)
         self.device = torch.device(device)
+        if self.device.type == "cuda" and precision == "fp32":
+            use_ieee_fp32(torch)
         self.precision = precision
         self.name = "torch" if self.device.type == "cpu" else f"torch-{self.device.type}"
         self._out_dtype = torch.float16 if precision == "fp16" else torch.float32

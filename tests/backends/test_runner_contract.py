@@ -74,3 +74,19 @@ def test_gpu_backends_agree_with_torch(backend, precision):
         feeds = net.real_inputs(1)
         ref = _reference(name, feeds, DEFAULT_WEIGHTS_DIR)
         assert all(r.ok for r in cross_validate(runner, ref, feeds)), (name, backend, precision)
+
+
+def test_fp32_on_cuda_turns_torchs_tf32_off():
+    """Issue #19 item 2, torch side: cuDNN convolutions default to TF32 (torch 2.9+: cudnn.conv
+    fp32_precision "tf32"); a torch-cuda fp32 runner sets IEEE fp32 for convolutions and matmuls."""
+    import torch
+
+    from streamer.backends.runner import use_ieee_fp32
+
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    saved = conv.fp32_precision, matmul.fp32_precision
+    try:
+        use_ieee_fp32(torch)
+        assert (conv.fp32_precision, matmul.fp32_precision) == ("ieee", "ieee")
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved

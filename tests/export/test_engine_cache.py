@@ -53,6 +53,7 @@ def test_key_changes_with_every_fact():
         EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, H100, BuildConfig(workspace_mib=512)),
         EngineKey.make("pixel_warp", "ab" * 32, "fp32", 8, H100, BuildConfig(max_batch=8, opt_batch=4)),
     ]
+    assert base.tf32 is False and variants[1].tf32 is True  # fp32 engines are built without TF32 (item 2)
     assert len({base.digest(), *(v.digest() for v in variants)}) == len(variants) + 1
     assert base.digest() == EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, H100).digest()
 
@@ -127,6 +128,6 @@ def test_an_engine_recorded_without_its_build_settings_is_rebuilt(tmp_path, onnx
         del old[field]
     path.with_suffix(".json").write_text(json.dumps(old))
     with pytest.raises(EngineMismatch, match="does not record how"):
-        load_engine_bytes(path, EngineKey(**{**old, "strongly_typed": True, "workspace_mib": 2048, "opt_batch": 1}))
+        load_engine_bytes(path, EngineKey.make("pixel_warp", old["onnx_sha256"], "fp32", 1, H100))
     ensure_engine(onnx_file, net, BuildConfig(), H100, tmp_path, build, log=lambda _: None)
     assert build.calls == 2
