@@ -7,7 +7,8 @@ refuses an engine whose sidecar does not match this machine (a copied or stale e
 deserialised by mistake). The facts are injected, so all of this is tested without TensorRT.
 
 Build: the TensorRT Python API (``trt.Builder`` -> explicit-batch network -> ``trt.OnnxParser`` ->
-builder config with a workspace limit, a timing cache kept on disk and one optimisation profile
+builder config with a workspace limit, a timing cache kept on disk per GPU model, compute capability,
+TensorRT version and TF32 setting (:func:`timing_cache_file`) and one optimisation profile
 covering every input). fp16 ONNX files (``reenact export --precision fp16``) already carry their
 types, float32 coordinate cone included, so they are built as *strongly typed* networks: TensorRT
 obeys the ONNX types instead of choosing per layer (``BuilderFlag.FP16`` on an fp32 file is the
@@ -20,6 +21,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -200,7 +202,7 @@ class BuildConfig:
     opt_batch: int = 1
     workspace_mib: int = 2048
     strongly_typed: bool = True  #: fp16 from the ONNX types; False: BuilderFlag.FP16 (TensorRT picks)
-    timing_cache: Path | None = None  #: default: <engine cache>/timing.cache
+    timing_cache: Path | None = None  #: default: timing_cache_file(<engine cache>, this GPU, tf32)
 
     @property
     def tf32(self) -> bool:
@@ -210,6 +212,33 @@ class BuildConfig:
         return self.precision != "fp32"
 
 
+def timing_cache_file(folder: Path, facts: DeviceFacts, tf32: bool) -> Path:
+    """The timing cache for one GPU model, compute capability, TensorRT version and TF32 setting.
+
+    TensorRT's timing entries hold for the device, CUDA and TensorRT versions and the builder flags that
+    change layer implementations, TF32 among them (TensorRT developer guide, "Timing Cache"), and
+    ``set_timing_cache`` refuses a cache from another device; one file per combination keeps each
+    machine's cache from being thrown away by the next."""
+    gpu = re.sub(r"[^A-Za-z0-9]+", "-", facts.gpu).strip("-").lower() or "gpu"
+    mode = "tf32" if tf32 else "no-tf32"
+    return Path(folder) / "timing" / f"{gpu}.sm{facts.compute_capability}.trt{facts.tensorrt}.{mode}.cache"
+
+
+def _attach_timing_cache(config: Any, path: Path, log: Callable) -> None:
+    """Give ``config`` the timing cache stored at ``path``, or an empty one when there is none, or when
+    TensorRT cannot read it or refuses it (``create_timing_cache`` may return None; ``set_timing_cache``
+    returns False for a cache from another device or TensorRT version)."""
+    data = path.read_bytes() if path.is_file() else b""
+    if data:
+        cache = config.create_timing_cache(data)
+        if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+            return
+        log(f"  timing cache {path.name} is unreadable or from another GPU / TensorRT: starting an empty one")
+    cache = config.create_timing_cache(b"")
+    if cache is None or not config.set_timing_cache(cache, ignore_mismatch=False):
+        log("  TensorRT gave no empty timing cache: building without one")
+
+
 def _profile_shapes(net: ExportableNetwork, cfg: BuildConfig) -> dict[str, tuple[tuple[int, ...], ...]]:
     """input -> (min, opt, max) shapes of the optimisation profile."""
     lo, opt, hi = (1, cfg.opt_batch, cfg.max_batch) if cfg.max_batch > 1 else (1, 1, 1)
@@ -217,10 +246,17 @@ def _profile_shapes(net: ExportableNetwork, cfg: BuildConfig) -> dict[str, tuple
 
 
 def build_serialized_engine(
-    onnx_path: Path, net: ExportableNetwork, cfg: BuildConfig, log: Callable = print, *, trt: Any = None
+    onnx_path: Path,
+    net: ExportableNetwork,
+    cfg: BuildConfig,
+    log: Callable = print,
+    *,
+    facts: DeviceFacts | None = None,
+    trt: Any = None,
 ) -> bytes:
     """Build an engine from ``onnx_path`` with the TensorRT Python API; returns the plan bytes.
-    ``trt``: the tensorrt module (tests pass a stand-in)."""
+    ``facts``: this GPU (names the timing cache; default: queried); ``trt``: the tensorrt module (tests
+    pass a stand-in)."""
     if trt is None:
         import tensorrt as trt
 
@@ -243,9 +279,8 @@ def build_serialized_engine(
         config.set_flag(trt.BuilderFlag.FP16)
     if not cfg.tf32:
         config.clear_flag(trt.BuilderFlag.TF32)  # on by default ("Enabled by default", tensorrt.BuilderFlag)
-    cache_path = cfg.timing_cache or engine_cache_dir() / "timing.cache"
-    cache = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    cache_path = cfg.timing_cache or timing_cache_file(engine_cache_dir(), facts or current_device_facts(), cfg.tf32)
+    _attach_timing_cache(config, cache_path, log)
     profile = builder.create_optimization_profile()
     for name, (lo, opt, hi) in _profile_shapes(net, cfg).items():
         profile.set_shape(name, lo, opt, hi)
@@ -254,7 +289,9 @@ def build_serialized_engine(
     plan = builder.build_serialized_network(network, config)
     if plan is None:
         raise RuntimeError(f"TensorRT failed to build {onnx_path} (see the TensorRT log above)")
-    atomic_write_bytes(cache_path, bytes(config.get_timing_cache().serialize()))
+    cache = config.get_timing_cache()  # None when the build ran without one
+    if cache is not None:
+        atomic_write_bytes(cache_path, bytes(cache.serialize()))
     return bytes(plan)
 
 
@@ -278,7 +315,7 @@ def ensure_engine(
     if hit is not None:
         log(f"  {net.name}: cached engine {hit.name}")
         return hit
-    data = (build or (lambda p, n, c: build_serialized_engine(p, n, c, log)))(Path(onnx_path), net, cfg)
+    data = (build or (lambda p, n, c: build_serialized_engine(p, n, c, log, facts=facts)))(Path(onnx_path), net, cfg)
     path = store_engine(folder, key, data)
     log(f"  {net.name}: engine {path.name} ({len(data) / 2**20:.1f} MiB)")
     return path
