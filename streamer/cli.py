@@ -12,6 +12,7 @@ import sys
 #: Each subcommand lives in its own module with a ``register(subparsers)`` function.
 COMMAND_MODULES = (
     "streamer.commands.convert",
+    "streamer.commands.edit",
     "streamer.commands.batch",
     "streamer.commands.bench",
     "streamer.commands.serve",
