@@ -325,8 +325,13 @@ def compile_torch_tensorrt(module: Any, net: ExportableNetwork, precision: str =
     """The alternative path: torch-tensorrt's dynamo compile of the eager module (where installed).
 
     Returns the compiled module (call it like the original, with CUDA tensors). Not cached on disk.
-    Inputs are typed as ``TorchRunner`` feeds them: float16 for fp16, except for networks with
-    ``fp32_inputs`` (their module stays float32). ``--backend torch-tensorrt`` calls this.
+    Types come from the module and its inputs (``TorchRunner`` halves the module for fp16, except for
+    networks with ``fp32_inputs``, which stay float32 and are compiled as such): torch-tensorrt types
+    explicitly by default from 2.10 and then rejects ``enabled_precisions`` (deprecated; "should not be
+    used when use_explicit_typing=True"), so it is passed only to earlier releases, which type weakly
+    and would otherwise build fp32 kernels. fp32 compiles disable TF32, which torch-tensorrt otherwise
+    leaves on (``disable_tf32`` defaults to False).
+    ``--backend torch-tensorrt`` calls this.
     """
     try:
         import torch
@@ -336,11 +341,12 @@ def compile_torch_tensorrt(module: Any, net: ExportableNetwork, precision: str =
     dtype = torch.half if precision == "fp16" else torch.float32
     input_dtype = torch.float32 if net.fp32_inputs else dtype
     inputs = [torch_tensorrt.Input(s.batched(1), dtype=input_dtype) for s in net.inputs]
-    return torch_tensorrt.compile(
-        module.eval().cuda(),
-        ir="dynamo",
-        inputs=inputs,
-        enabled_precisions={dtype},
-        min_block_size=1,
-        disable_tf32=precision == "fp32",  # torch-tensorrt leaves TensorRT's TF32 on unless told (default False)
-    )
+    options: dict[str, Any] = {"disable_tf32": precision == "fp32"}
+    if _release(torch_tensorrt.__version__) < (2, 10):
+        options["enabled_precisions"] = {dtype}
+    return torch_tensorrt.compile(module.eval().cuda(), ir="dynamo", inputs=inputs, min_block_size=1, **options)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """(2, 13) of "2.13.0+cu128"."""
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:2])

@@ -106,3 +106,44 @@ def test_no_timing_cache_back_is_not_fatal(tmp_path, onnx_file):
     trt.lose_cache = True
     assert _build_on(onnx_file, trt, H100) == b"plan"
     assert not timing_cache_file(tmp_path, H100, False).exists()
+
+
+class _Module:
+    def eval(self):
+        return self
+
+    def cuda(self):
+        return self
+
+
+@pytest.mark.parametrize("version", ["2.13.0+cu128", "2.10.0", "2.9.0"])
+@pytest.mark.parametrize(("network", "precision"), [("pixel_warp", "fp16"), ("rfg_local", "fp16"), ("rfg_local", "fp32")])
+def test_torch_tensorrt_types_from_the_module_and_drops_tf32_for_fp32(monkeypatch, version, network, precision):
+    """Item 7: torch-tensorrt >= 2.10 types explicitly and rejects ``enabled_precisions`` (an
+    AssertionError, "should not be used when use_explicit_typing=True"); older releases need it.
+    Item 2: ``disable_tf32`` for fp32."""
+    import sys
+    from types import SimpleNamespace
+
+    import torch
+
+    from export.tensorrt_build import compile_torch_tensorrt
+
+    calls = []
+    fake = SimpleNamespace(
+        __version__=version,
+        Input=lambda shape, dtype: (tuple(shape), dtype),
+        compile=lambda module, **kwargs: calls.append(kwargs) or module,
+    )
+    monkeypatch.setitem(sys.modules, "torch_tensorrt", fake)
+    net = get_network(network)
+    compile_torch_tensorrt(_Module(), net, precision)
+    (kwargs,) = calls
+    explicit = version != "2.9.0"
+    dtype = torch.half if precision == "fp16" else torch.float32
+    assert ("enabled_precisions" not in kwargs) is explicit
+    if not explicit:
+        assert kwargs["enabled_precisions"] == {dtype}
+    assert kwargs["disable_tf32"] is (precision == "fp32")
+    input_dtype = torch.float32 if net.fp32_inputs else dtype
+    assert [i[1] for i in kwargs["inputs"]] == [input_dtype] * len(net.inputs)
