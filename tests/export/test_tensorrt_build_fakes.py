@@ -117,7 +117,9 @@ class _Module:
 
 
 @pytest.mark.parametrize("version", ["2.13.0+cu128", "2.10.0", "2.9.0"])
-@pytest.mark.parametrize(("network", "precision"), [("pixel_warp", "fp16"), ("rfg_local", "fp16"), ("rfg_local", "fp32")])
+@pytest.mark.parametrize(
+    ("network", "precision"), [("pixel_warp", "fp16"), ("rfg_local", "fp16"), ("rfg_local", "fp32")]
+)
 def test_torch_tensorrt_types_from_the_module_and_drops_tf32_for_fp32(monkeypatch, version, network, precision):
     """Item 7: torch-tensorrt >= 2.10 types explicitly and rejects ``enabled_precisions`` (an
     AssertionError, "should not be used when use_explicit_typing=True"); older releases need it.
