@@ -18,9 +18,10 @@ let connectTimer = null;
 let config = { iceServers: [], maxUploadBytes: 8 * 1024 * 1024, pasteBack: true };
 
 // Seconds from the answer to a connected call before the page calls it an ICE failure (a LAN connects in < 1 s),
-// and before it calls it one when the browser formed no candidate pair at all (nothing it could even try).
+// and before it calls it one when no candidate pair ever got an answer to its connectivity checks (a peer on
+// the LAN answers in milliseconds; the browser itself would wait about 30 s before giving up).
 const CONNECT_TIMEOUT_S = 15;
-const NO_PAIR_TIMEOUT_S = 3;
+const NO_RESPONSE_TIMEOUT_S = 6;
 let answeredAt = 0;
 
 function token() {
@@ -262,8 +263,9 @@ async function updateStats() {
   if (selectedId && byId.has(selectedId)) pair = byId.get(selectedId);
   const pairs = Array.from(byId.values()).filter((s) => s.type === "candidate-pair");
   const waited = (performance.now() - answeredAt) / 1000;
-  if (!state.connected && waited > NO_PAIR_TIMEOUT_S && pairs.every((p) => p.state === "failed")) {
-    failCall(iceFailureHelp());  // no pair, or every pair failed: waiting longer cannot help
+  const unanswered = (p) => p.state === "failed" || (p.requestsSent > 0 && !p.responsesReceived);
+  if (!state.connected && waited > NO_RESPONSE_TIMEOUT_S && pairs.every(unanswered)) {
+    failCall(iceFailureHelp());  // no pair, or none was ever answered: waiting longer will not help
     return;
   }
   let rttMs = 0;

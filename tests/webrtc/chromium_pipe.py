@@ -24,8 +24,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MAX_MESSAGE = 64 * 2**20
 
 
-def chromium_switches(profile: Path, y4m: Path, extra: tuple[str, ...] = ()) -> list[str]:
-    """The command line of a stock Chromium with the fake camera reading ``y4m``."""
+def chromium_switches(profile: Path, y4m: Path, extra: tuple[str, ...] = (), grant: bool = True) -> list[str]:
+    """The command line of a stock Chromium with the fake camera reading ``y4m``; ``grant``: every page may use
+    it (else the test grants or denies it per origin through CDP's ``Browser.setPermission``)."""
     return [
         "--headless",
         "--no-sandbox",  # root
@@ -41,7 +42,7 @@ def chromium_switches(profile: Path, y4m: Path, extra: tuple[str, ...] = ()) -> 
         "--no-default-browser-check",
         "--metrics-recording-only",
         f"--user-data-dir={profile}",
-        "--use-fake-ui-for-media-stream",
+        *(["--use-fake-ui-for-media-stream"] if grant else ["--deny-permission-prompts"]),
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={y4m}",
         "--remote-debugging-pipe",
@@ -136,10 +137,10 @@ async def _stop_group(proc: asyncio.subprocess.Process) -> None:
 
 @contextlib.asynccontextmanager
 async def chromium(
-    prefix: list[str], y4m: Path, extra: tuple[str, ...] = (), log: Path | None = None
+    prefix: list[str], y4m: Path, extra: tuple[str, ...] = (), log: Path | None = None, grant: bool = True
 ) -> AsyncIterator[DevTools]:
     """Chromium run as ``prefix + [chromium, ...]`` (e.g. ``ip netns exec NS``), stopped on exit; its
-    stderr goes to ``log`` when given."""
+    stderr goes to ``log`` when given; ``grant`` as in ``chromium_switches``."""
     assert CHROMIUM is not None
     to_browser_r, to_browser_w = os.pipe()
     from_browser_r, from_browser_w = os.pipe()
@@ -147,7 +148,7 @@ async def chromium(
     # (dash redirects one-digit fds only).
     move = f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w} {to_browser_r}<&- {from_browser_w}>&-'
     with tempfile.TemporaryDirectory(prefix="reenact-chromium-", ignore_cleanup_errors=True) as profile:
-        argv = [*prefix, "bash", "-c", move, "bash", CHROMIUM, *chromium_switches(Path(profile), y4m, extra)]
+        argv = [*prefix, "bash", "-c", move, "bash", CHROMIUM, *chromium_switches(Path(profile), y4m, extra, grant)]
         try:
             with log.open("wb") if log else contextlib.nullcontext(asyncio.subprocess.DEVNULL) as stderr:
                 proc = await asyncio.create_subprocess_exec(

@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import re
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -224,15 +225,18 @@ def test_page_explains_ice_failure_and_camera_refusal(namespaces_ok, y4m, tmp_pa
 
     async def scenario():
         with netns.lan("c") as (host, _):
-            args = ("--ice-loopback-only",)
             async with (
-                reenact_serve(host, tmp_path / "serve.log", *args) as (url, _),
-                chromium(host.command(), y4m) as cdp,
+                reenact_serve(host, tmp_path / "serve.log", "--ice-loopback-only") as (url, _),
+                chromium(host.command(), y4m, grant=False) as cdp,
             ):
+                for name in ("camera", "microphone"):
+                    await cdp.call("Browser.setPermission", permission={"name": name}, setting="granted", origin=url)
                 page = await cdp.open_page(url + "/")
                 await page.until(PAGE_READY, 30)
                 await page.evaluate("document.getElementById('start').click()")
+                clicked = time.monotonic()
                 await page.until("window.reenactState.errors.length > 0", 30, "ICE failure message")
+                waited = time.monotonic() - clicked
                 ice = await page.evaluate(
                     "[document.getElementById('message').textContent, document.getElementById('status').textContent]"
                 )
@@ -240,9 +244,9 @@ def test_page_explains_ice_failure_and_camera_refusal(namespaces_ok, y4m, tmp_pa
                 await page.evaluate("document.getElementById('start').click()")
                 await page.until("window.reenactState.errors.length > 1", 30, "camera message")
                 camera = await page.evaluate("document.getElementById('message').textContent")
-                return ice, camera
+                return ice, waited, camera
 
-    (ice, status), camera = asyncio.run(scenario())
-    print(f"\nmessages: {ice!r} {camera!r}")
+    (ice, status), waited, camera = asyncio.run(scenario())
+    print(f"\nmessages after {waited:.1f} s: {ice!r} {camera!r}")
     assert status == "failed" and "ICE" in ice and "--ice-loopback-only" in ice
     assert "permission" in camera and "allow the camera" in camera
