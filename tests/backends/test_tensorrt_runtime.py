@@ -48,3 +48,37 @@ def test_bind_chains_engines_without_host_copies(tmp_path):
     second.synchronize()
     twice = first.infer({"image": first.infer(feeds)["warped"], "pixel_map": feeds["pixel_map"]})["warped"]
     assert np.abs(second.buffers["warped"].cpu().numpy() - twice).max() < 1e-3
+
+
+@pytest.mark.gpu
+def test_one_runner_shared_by_threads_gives_each_its_own_result():
+    """Issue #19 item 6 on a GPU: threads sharing a runner (live streams sharing the RFG's) take turns
+    on its one execution context; each gets the result of its own inputs."""
+    ok, reason = tensorrt_status()
+    if not ok:
+        pytest.skip(reason)
+    import threading
+
+    import numpy as np
+
+    from export.registry import get_network
+    from streamer.backends.select import BackendChoice, create_runner
+
+    net = get_network("pixel_warp")
+    shared = create_runner(BackendChoice("pixel_warp", "tensorrt", "test"))
+    base = net.real_inputs(1)
+    feeds = [{**base, "image": np.roll(base["image"], 8 * k, axis=-1)} for k in range(4)]
+    want = [shared.infer(f)["warped"] for f in feeds]
+    got: dict[int, list] = {k: [] for k in range(4)}
+
+    def stream(k: int) -> None:
+        for _ in range(10):
+            got[k].append(shared.infer(feeds[k])["warped"])
+
+    threads = [threading.Thread(target=stream, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(4):
+        assert all(np.array_equal(g, want[k]) for g in got[k]), f"stream {k} got another stream's result"

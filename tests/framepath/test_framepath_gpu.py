@@ -68,3 +68,46 @@ def test_cuda_graph_replays_the_eager_frames(generator, astronaut, image_detecto
         b = graphed.render(source, driver, source.landmarks)
         assert np.array_equal(a, b), f"frame {i}"
     assert graphed.captures == 1 and graphed.replays == 3
+
+
+_THREADED_DEVICE = """
+import threading
+
+import numpy as np
+
+from kernels import host
+from streamer.framepath.device import CudaDevice
+
+made = {}
+
+
+def make():
+    made["device"] = CudaDevice()
+
+
+def use():
+    device = made["device"]
+    buf = device.empty((4, 4, 3), np.uint8)
+    device.upload(buf, np.full((4, 4, 3), 7, np.uint8))
+    out = host.PlanePointers("i420", 4, 4, (buf.ptr, buf.ptr + 16, buf.ptr + 20), (4, 2, 2))
+    device.launch(host.to_yuv420_launch(buf.ptr, 12, "bgr", out))
+    device.download(buf)
+
+
+for work in (make, use, use):
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+print("exited cleanly")
+"""
+
+
+@needs_gpu
+def test_a_device_made_and_used_on_ending_threads_exits_cleanly():
+    """Issue #19 item 1 on a GPU: pycuda aborts the process (SIGABRT, "context stack was not empty upon
+    module cleanup") when a thread or the interpreter ends with a context pushed."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _THREADED_DEVICE], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "exited cleanly" in run.stdout, run.stderr[-3000:]
