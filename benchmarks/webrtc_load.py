@@ -1,11 +1,14 @@
 """Load benchmark of ``reenact serve``: N concurrent loopback peers, each sending a driver clip.
 
-Runs the server as its own process (``reenact serve --port 0``) and N aiortc clients in this one,
-all on 127.0.0.1, for N = 1, 2, 4, 8 (``--quick``: 1 and 2, 8 s each). Per N it reports the mean
-per-peer output fps, end-to-end latency percentiles (client send -> reenacted frame back, both
-codecs included), the server's dropped stale frames, and the server's CPU and peak memory.
+Runs the server as its own process (``reenact serve --port 0 --ice-loopback-only``, otherwise its
+defaults: today the RFG generator) and N aiortc clients in this one, all on 127.0.0.1, for
+N = 1, 2, 4 (``--peers 1 2 4 8`` for others; ``--quick``: 1 and 2, 8 s each). Per N it reports the
+mean per-peer output fps, glass-to-glass latency percentiles (client send -> reenacted frame back,
+both codecs included; no camera or display), the server's dropped stale frames, and the server's
+CPU and peak memory. The machine's load average is recorded beside the table: other work on the
+same cores lowers every number.
 
-    python -m benchmarks.webrtc_load [--quick] [--seconds 30] [--markdown benchmarks/WEBRTC_LOAD.md]
+    python -m benchmarks.webrtc_load [--quick] [--peers 1 2 4] [--seconds 30] [--markdown benchmarks/WEBRTC_LOAD.md]
 """
 
 from __future__ import annotations
@@ -95,12 +98,18 @@ async def _run(url: str, pid: int, frames, fps: float, peers: int, seconds: floa
     )
 
 
-def _table(rows: list[Row], seconds: float, clip: str) -> str:
+def _table(rows: list[Row], seconds: float, clip: str, load: tuple[float, float]) -> str:
+    from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR
+
     lines = [
         f"Driver: {clip}; {seconds:.0f} s per row after a 3 s warm-up; server `reenact serve` defaults "
-        "(640 px max side, 256 px crop, paste-back).",
+        f"(generator {DEFAULT_GENERATOR}, integrator {DEFAULT_INTEGRATOR}, 640 px max side, 256 px crop, "
+        "paste-back) with `--ice-loopback-only`.",
         "",
-        "| peers | fps per peer (mean / min) | e2e latency p50 / p95 (ms) | server drops / processed "
+        f"Machine load (1-min load average over {os.cpu_count()} cores): {load[0]:.2f} at the start, "
+        f"{load[1]:.2f} at the end (this run's own work included).",
+        "",
+        "| peers | fps per peer (mean / min) | glass-to-glass p50 / p95 (ms) | server drops / processed "
         "| server CPU (% of a core) | client CPU | server peak RSS (MB) |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -128,8 +137,9 @@ async def main_async(args: argparse.Namespace) -> str:
 
             clip, name = make_example_driver(Path(tmp) / "driver.mp4"), "bundled example driver (384 px, 25 fps)"
         frames, fps = load_clip(clip, max_frames=150, max_side=480)
-    peer_counts = [1, 2] if args.quick else [1, 2, 4, 8]
+    peer_counts = [1, 2] if args.quick else args.peers
     seconds = args.seconds or (8.0 if args.quick else 30.0)
+    load_start = os.getloadavg()[0]
     with loopback_ice():
         proc, url = await _start_server(max(peer_counts))
         try:
@@ -142,12 +152,13 @@ async def main_async(args: argparse.Namespace) -> str:
         finally:
             proc.terminate()
             await proc.wait()
-    return _table(rows, seconds, name)
+    return _table(rows, seconds, name, (load_start, os.getloadavg()[0]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 and 2 peers, 8 s each")
+    parser.add_argument("--peers", type=int, nargs="+", default=[1, 2, 4], help="peer counts (default 1 2 4)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per row (default 30; quick 8)")
     parser.add_argument("--markdown", type=Path, default=None, help="write the table (with command and machine) here")
     args = parser.parse_args()
@@ -155,10 +166,29 @@ def main() -> None:
     print(table)
     if args.markdown:
         command = "python -m benchmarks.webrtc_load" + (" --quick" if args.quick else "")
-        args.markdown.write_text(
+        if not args.quick and args.peers != [1, 2, 4]:
+            command += " --peers " + " ".join(map(str, args.peers))
+        if args.seconds:
+            command += f" --seconds {args.seconds:g}"
+        command += f" --markdown {args.markdown}"
+        _write_report(
+            args.markdown,
             f"# WebRTC load: concurrent loopback peers\n\nCommand: `{command}`\n\nMachine: {_machine()}; no GPU.\n"
-            f"Server and clients share the machine (clients encode/decode too, see client CPU).\n\n{table}\n"
+            f"Server and clients share the machine (clients encode/decode too, see client CPU).\n\n{table}\n",
         )
+
+
+NOTES_HEADING = "## Notes"
+
+
+def _write_report(path: Path, report: str) -> None:
+    """Write ``report`` atomically, keeping the hand-written section that starts at ``NOTES_HEADING``."""
+    old = path.read_text() if path.is_file() else ""
+    if NOTES_HEADING in old:
+        report += "\n" + old[old.index(NOTES_HEADING) :]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(report)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
