@@ -138,13 +138,19 @@ class TensorRTRunner(RunnerBase):
             self.stream.wait_event(other.done)  # never-recorded events are complete: no wait
         if not self.context.execute_async_v3(self.stream.cuda_stream):
             raise RuntimeError("TensorRT execute_async_v3 failed (see the TensorRT log)")
-        self.done.record(self.stream)
+        self._record()
+
+    def _record(self) -> None:
+        """Mark this run's end for runners on other streams (only those bound across streams need it:
+        runners sharing a stream are ordered by it, and a CUDA graph capture holds no stray records)."""
+        if self._producers or self._consumers:
+            self.done.record(self.stream)
 
     def enqueue(self) -> None:
         """Queue one inference on the stream (or replay the captured graph); returns at once."""
         if self._graph is not None:
             self._cuda.replay(self.stream, self._graph)
-            self.done.record(self.stream)
+            self._record()
             return
         self._execute()
 
