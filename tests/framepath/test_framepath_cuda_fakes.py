@@ -1,6 +1,7 @@
 """``CudaDevice`` on CPU stand-ins for pycuda and torch.cuda (tests/framepath/cuda_fakes.py): the logic
 of issue #19's items that needs no GPU to check. The ``gpu``-marked tests remain the final word.
 
+* item 5: pinned staging and download tensors live on the Buffer (made once, freed with it).
 * item 1: the primary context is never left pushed on any thread (pycuda aborts the process when a
   thread, or the interpreter, ends with one pushed), whichever thread makes, uses or closes the device;
   every renderer that opens a device closes it.
@@ -165,3 +166,26 @@ def test_graph_capture_holds_only_the_device_work(monkeypatch, canvas, image_det
     assert [inside for _, _, inside in captured] == [True] * len(eager) + [False] * len(eager)
     renderer.close()
     assert driver.stack() == [] and driver.left_pushed == []
+
+
+def test_pinned_staging_lives_on_the_buffer():
+    """Item 5 on the CUDA device: pinned staging/download tensors are the buffer's own, made once, of its
+    shape (uint64 viewed as such over torch's int64), and freed with it."""
+    import gc
+    import weakref
+
+    device, _, _ = fake_cuda_device()
+    for i in range(20):  # CPython hands a freed buffer's id to the next one at once
+        shape, dtype = ((7,), np.uint64) if i % 2 else ((2, 3), np.float32)
+        buf = device.empty(shape, dtype)
+        staging, target = device.staging(buf), device.host_buffer(buf)
+        assert staging.shape == target.shape == shape and staging.dtype == target.dtype == dtype
+        assert device.staging(buf).ctypes.data == staging.ctypes.data  # a fixed address per buffer
+        assert buf.upload_staging is not None and buf.download_target is not None
+        del buf, staging, target
+    buf = device.empty((4,), np.uint8)
+    device.staging(buf)
+    ref = weakref.ref(buf.upload_staging)
+    del buf
+    gc.collect()
+    assert ref() is None, "the pinned staging tensor outlived its buffer"
