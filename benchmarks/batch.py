@@ -43,7 +43,7 @@ CLUSTER_NOTES = """## On a cluster (on paper: not run here)
   scheduling runs out: each worker converts whole jobs, and only the job (a few hundred bytes of options)
   and its result row travel through Ray, so the head's cost per job is the round trip above, small next to
   seconds of conversion. On CPU nodes expect about one worker per core (a conversion at `--threads 1` is
-  CPU bound: the table's 2-worker row on 2 idle cores is the per-node ceiling); on GPU nodes, one to a few
+  CPU bound: more workers than cores only share them); on GPU nodes, one to a few
   workers per GPU (`--gpus-per-worker 1` or `0.5`) with `--backend auto` picking TensorRT.
 - Each node needs: the same Python and reenact version installed (`pip install -e '.[ray]'`, with `'.[gpu]'`
   on GPU nodes; the models ship inside the package), `ray start --address HEAD:6379`, and, on GPU nodes,
@@ -55,8 +55,11 @@ CLUSTER_NOTES = """## On a cluster (on paper: not run here)
   and its staging folder themselves; the batch command itself only reads the inputs to hash them. Put DIR
   on that storage too (outputs are renamed into place, so DIR and each output's folder must be one file
   system). Nothing large goes through Ray's object store.
-- The head node runs the `reenact batch` command and Ray's GCS; it needs no GPU. A node lost mid-job looks
-  like a dead worker: its job is redone once on another node.
+- The head node runs the `reenact batch` command and Ray's GCS; with `--backend auto` it needs no GPU (an
+  explicit `--backend tensorrt` is checked where the command runs, so run it on a GPU node then). A node
+  lost mid-job looks like a dead worker: its job is redone once on another worker. Not handled yet: the
+  replacement worker started for a lost node waits for room in the cluster, and a job handed to it waits
+  with it.
 """
 
 
