@@ -9,7 +9,10 @@ Sharing buffers with TensorRT: load the kernels in the context TensorRT uses (th
 context: ``cuda.Device(0).retain_primary_context().push()``), pass engine bindings as integer
 device pointers (the kernels write the engine input and read its output in place), and run both on
 one stream: launch here with a pycuda ``Stream`` and give TensorRT ``stream.handle``
-(``context.execute_async_v3(stream.handle)``). Everything is asynchronous on that stream.
+(``context.execute_async_v3(stream.handle)``). Everything is asynchronous on that stream. Pop the
+context on the thread that pushed it before that thread ends: pycuda aborts the process when a thread
+or the interpreter ends with a context on its stack (``streamer.framepath.device.CudaDevice.active``
+pushes around each call and pops before returning).
 """
 
 from __future__ import annotations
