@@ -75,3 +75,9 @@ def interfaces(host: Host) -> list[str]:
     """The interface names of a host (to check that nothing but lo and the LAN pair is there)."""
     out = subprocess.run(host.command("ip", "-o", "link", "show"), check=True, capture_output=True, text=True)
     return sorted(line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines())
+
+
+def routes(host: Host) -> list[str]:
+    """The host's IPv4 routes: only its LAN's subnet, so a packet for anywhere else cannot even be sent."""
+    out = subprocess.run(host.command("ip", "-4", "route", "show"), check=True, capture_output=True, text=True)
+    return [line.split()[0] for line in out.stdout.splitlines()]

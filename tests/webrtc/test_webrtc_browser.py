@@ -127,8 +127,9 @@ async def grab(page: Page) -> np.ndarray:
 
 
 async def make_call(page: Page) -> dict:
-    """Start the camera, wait for the call, then measure: receive fps, a few frames, the page's state."""
-    await page.evaluate("document.getElementById('start').click()")
+    """Start the camera, wait for the call, then measure: receive fps, a few frames, the page's state (its
+    errors from this call on)."""
+    await page.evaluate("window.reenactState.errors.length = 0; document.getElementById('start').click()")
     await page.until("window.reenactState.framesDecoded > 10", 60, "reenacted frames")
     await asyncio.sleep(1.0)  # past the first frames
     fps = await page.evaluate(RECEIVE_FPS_JS % int(FPS_WINDOW_S * 1000))
@@ -162,7 +163,7 @@ def test_same_host_over_lan_interface(namespaces_ok, y4m, image_detector, astron
 
     async def scenario():
         with netns.lan("a") as (host, _):
-            assert netns.interfaces(host) == ["lan0", "lo"]
+            assert netns.interfaces(host) == ["lan0", "lo"] and netns.routes(host) == [netns.SUBNET + ".0/24"]
             async with reenact_serve(host, tmp_path / "serve.log") as (url, _), chromium(host.command(), y4m) as cdp:
                 assert url.startswith("http://127.0.0.1:")
                 page = await cdp.open_page(url + "/")
@@ -192,6 +193,7 @@ def test_lan_over_https_with_token(namespaces_ok, y4m, image_detector, tmp_path)
     async def scenario():
         with netns.lan("b") as (server, browser):
             assert netns.interfaces(server) == ["lan0", "lo"] and netns.interfaces(browser) == ["lan1", "lo"]
+            assert netns.routes(server) == netns.routes(browser) == [netns.SUBNET + ".0/24"]
             args = ("--host", server.address, "--token", TOKEN, "--self-signed", "--max-streams", "1")
             async with reenact_serve(server, tmp_path / "serve.log", *args) as (url, lines):
                 spki = re.search(r"SPKI\) SHA-256, base64: (\S+)", "\n".join(lines)).group(1)

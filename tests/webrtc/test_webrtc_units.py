@@ -99,27 +99,34 @@ def test_serve_refuses_unsafe_options(argv, message, capsys):
     assert len(err.splitlines()) == 1 and message in err
 
 
-def test_serve_command_starts_serves_and_stops():
-    """``reenact serve --port 0`` prints its URL, serves the page, and exits 0 on SIGTERM."""
+def test_serve_command_starts_serves_and_stops(tmp_path):
+    """``reenact serve --port 0 --cert --key`` prints its URL and the certificate's fingerprint, serves the page
+    over HTTPS with the user's certificate, and exits 0 on SIGTERM."""
     import re
     import signal
+    import ssl
     import subprocess
     import sys
     import urllib.request
 
+    from streamer.webrtc.tls import load_certificate
+
+    cert, key = _user_certificate(tmp_path)
+    trust = ssl.create_default_context(cadata=cert.read_text())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamer.cli", "serve", "--port", "0"],
+        [sys.executable, "-m", "streamer.cli", "serve", "--port", "0", "--cert", str(cert), "--key", str(key)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
-        line = proc.stdout.readline()
-        match = re.search(r"serving on (http://127\.0\.0\.1:\d+)/", line)
+        line, fingerprint = proc.stdout.readline(), proc.stdout.readline()
+        match = re.search(r"serving on (https://127\.0\.0\.1:\d+)/", line)
         assert match, line
-        with urllib.request.urlopen(match.group(1) + "/", timeout=10) as resp:
+        assert load_certificate(cert, key).fingerprint in fingerprint
+        with urllib.request.urlopen(match.group(1) + "/", timeout=10, context=trust) as resp:
             assert resp.status == 200 and b"reenact live" in resp.read()
-        with urllib.request.urlopen(match.group(1) + "/static/app.js", timeout=10) as resp:
+        with urllib.request.urlopen(match.group(1) + "/static/app.js", timeout=10, context=trust) as resp:
             assert b"RTCPeerConnection" in resp.read()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
