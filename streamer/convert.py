@@ -31,7 +31,9 @@ from streamer.detectors import create_detector
 from streamer.edit_controls import EditControls, with_edits
 from streamer.errors import InputError, NoFaceError
 from streamer.framepath.build import create_device_renderer, resolve_frame_path
+from streamer.media.formats import output_format
 from streamer.media.images import fit_within, load_image
+from streamer.media.probe import av_offset
 from streamer.media.video_file import VideoFileSink, VideoFileSource, VideoFrame
 from streamer.pipeline import ReenactmentPipeline, prepare_source
 from streamer.pose import head_pose
@@ -97,6 +99,8 @@ class ConvertSummary:
     generator: str = DEFAULT_GENERATOR  # e.g. "geometric" or "rfg (global-local)"
     frame_path: str = "opencv"  # "opencv", or "kernels (cpu)" / "kernels (cuda)"
     reference: str = ""  # which driver frame was the neutral reference, and how it was chosen
+    audio: str | None = None  # e.g. "aac (copied)", "opus (re-encoded)"; None: the driver has none
+    av_offset: float | None = None  # seconds the audio moved against the video, output vs driver
 
     @property
     def fps(self) -> float:
@@ -154,8 +158,7 @@ def _check_output(path: Path, opts: ConvertOptions) -> None:
         raise InputError(f"output folder does not exist: {out.parent}")
     if not os.access(out.parent, os.W_OK):
         raise InputError(f"output folder is not writable: {out.parent}")
-    if out.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
-        raise InputError(f"output must be a video file (.mp4, .mov, .mkv), got {path.name}")
+    output_format(out)  # InputError for a suffix we do not write
 
 
 def _reader(
@@ -178,13 +181,13 @@ def _reader(
 
 
 class _Deferred:
-    """An output frame whose image is made on the compose thread: ``(finish(), pts)``."""
+    """An output frame whose image is made on the compose thread: ``(finish(), time)`` (seconds)."""
 
-    def __init__(self, finish, pts: int):
-        self.finish, self.pts = finish, pts
+    def __init__(self, finish, time: float):
+        self.finish, self.time = finish, time
 
-    def __call__(self) -> tuple[np.ndarray, int]:
-        return self.finish(), self.pts
+    def __call__(self) -> tuple[np.ndarray, float]:
+        return self.finish(), self.time
 
 
 def _composer(in_q: queue.Queue, out_q: queue.Queue, errors: list) -> None:
@@ -256,12 +259,10 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         h, w = canvas.shape[:2] if opts.paste_back else (opts.size, opts.size)
         # The encoder follows --threads: at the default 1 it saves a quarter of x264's CPU (VideoFileSink).
         encoder_threads = 0 if opts.threads >= (os.cpu_count() or 1) else opts.threads
-        sink = VideoFileSink(opts.out, w, h, info.rate, info.time_base, info.audio, threads=encoder_threads)
+        sink = VideoFileSink(opts.out, w, h, info.rate, info.audio, info.origin, threads=encoder_threads)
         debug_sink = None
         if opts.track_debug is not None:
-            debug_sink = VideoFileSink(
-                opts.track_debug, info.width // 2 * 2, info.height // 2 * 2, info.rate, info.time_base
-            )
+            debug_sink = VideoFileSink(opts.track_debug, info.width // 2 * 2, info.height // 2 * 2, info.rate)
             cleanup.push(lambda exc_type, *_: debug_sink.abort() if exc_type else None)
         total = info.frames
         if opts.max_seconds is not None:
@@ -276,14 +277,14 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
                     threads.emit(item)
                     continue
                 drawn = pipeline.draw(item.image)
-                threads.emit(_Deferred(_finisher(pipeline, drawn, item, strip, prepared, opts), item.pts))
+                threads.emit(_Deferred(_finisher(pipeline, drawn, item, strip, prepared, opts), item.time))
                 if debug_sink is not None:
                     debug = draw_track_debug(
                         item.image,
                         getattr(tracker, "last", None) or drawn.driver,
                         getattr(tracker, "duty_cycle", None),
                     )
-                    debug_sink.write(debug[: info.height // 2 * 2, : info.width // 2 * 2], item.pts)
+                    debug_sink.write(debug[: info.height // 2 * 2, : info.width // 2 * 2], item.time)
                 bar.update(1)
                 if pipeline.frames % 10 == 0:
                     bar.set_postfix(fps=f"{pipeline.frames / (time.perf_counter() - start):.1f}")
@@ -309,7 +310,15 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         generator,
         frame_path,
         reference or _causal_reference(selector),
+        audio=_audio_text(sink),
+        av_offset=av_offset(opts.driver, opts.out) if sink.audio is not None else None,
     )
+
+
+def _audio_text(sink: VideoFileSink) -> str | None:
+    if sink.audio is None:
+        return None
+    return f"{sink.audio.codec} ({'copied' if sink.audio.copied else 're-encoded'})"
 
 
 def _choose_reference(opts: ConvertOptions, selector: ReferenceSelector) -> str:

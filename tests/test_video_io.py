@@ -51,12 +51,12 @@ class TestSink:
         out = tmp_path / "out.mp4"
         src = VideoFileSource(example_driver)  # the audio template must come from an open container
         info = src.info
-        sink = VideoFileSink(out, info.width, info.height, info.rate, info.time_base, info.audio)
+        sink = VideoFileSink(out, info.width, info.height, info.rate, info.audio, info.origin)
         audio_codec, audio_rate = info.audio.codec_context.name, info.audio.codec_context.sample_rate
         for item in src.items():
             if isinstance(item, VideoFrame):
                 assert not out.exists()  # nothing at the final path until finish()
-                sink.write(255 - item.image, item.pts)
+                sink.write(255 - item.image, item.time)
             else:
                 sink.write_audio(item)
         src.close()
@@ -74,11 +74,82 @@ class TestSink:
 
     def test_abort_leaves_nothing(self, tmp_path):
         out = tmp_path / "out.mp4"
-        sink = VideoFileSink(out, 64, 48, Fraction(25), Fraction(1, 25))
+        sink = VideoFileSink(out, 64, 48, Fraction(25))
         sink.write(np.zeros((48, 64, 3), np.uint8), 0)
         sink.abort()
         assert list(tmp_path.iterdir()) == []
 
     def test_odd_sizes_are_refused(self, tmp_path):
         with pytest.raises(ValueError, match="even"):
-            VideoFileSink(tmp_path / "o.mp4", 63, 48, Fraction(25), Fraction(1, 25))
+            VideoFileSink(tmp_path / "o.mp4", 63, 48, Fraction(25))
+
+
+def _write_clip(path, frames, fps=25, codec="libx264", time_base=None, times=None, rotation=0, audio=None):
+    """A clip of BGR ``frames``; ``times`` in seconds (default i / fps); ``rotation``: display matrix."""
+    tb = time_base or Fraction(1, 1000)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(codec, rate=fps)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        video.codec_context.time_base = tb
+        if rotation:
+            video.set_display_rotation(rotation)
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = round((times[i] if times else i / fps) / tb), tb
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    return path
+
+
+class TestOrientationAndTiming:
+    def test_display_rotation_comes_out_upright(self, tmp_path):
+        """A phone's portrait clip: stored sideways (turned 90 degrees counter-clockwise) with a display
+        matrix turning it back; the source gives upright frames with the marker in the top-left corner."""
+        upright = np.zeros((96, 64, 3), np.uint8)
+        upright[:16, :16] = (255, 255, 255)  # top-left marker
+        stored = np.ascontiguousarray(np.rot90(upright, 1))
+        path = _write_clip(tmp_path / "phone.mp4", [stored] * 3, rotation=-90)
+        src = VideoFileSource(path)
+        frames = [i for i in src.items() if isinstance(i, VideoFrame)]
+        src.close()
+        assert (src.info.width, src.info.height, src.info.rotation) == (64, 96, 270)
+        assert frames[0].image.shape == (96, 64, 3)
+        assert frames[0].image[:16, :16].mean() > 200 and frames[0].image[-16:, -16:].mean() < 50
+
+    @pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".webm"])
+    def test_any_input_time_base_to_any_container(self, tmp_path, suffix):
+        """Variable gaps in a Matroska's 1/1000 land at their times in every container (issue 16: the sink
+        copied the input's time base, which MP4 rejected for 1/25 and mistimed for 1/1000)."""
+        times = [0.0, 0.04, 0.1, 0.13, 0.2, 0.29]
+        frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)]
+        clip = _write_clip(tmp_path / "vfr.mkv", frames, times=times)
+        src = VideoFileSource(clip)
+        out = tmp_path / f"out{suffix}"
+        sink = VideoFileSink(out, 64, 48, src.info.rate)
+        got = [i.time for i in src.items() if isinstance(i, VideoFrame)]
+        for t in got:
+            sink.write(np.zeros((48, 64, 3), np.uint8), t)
+        src.close()
+        sink.finish()
+        assert got == pytest.approx(times, abs=1e-3)
+        with av.open(str(out)) as c:
+            written = [f.time for f in c.decode(video=0)]
+        assert written == pytest.approx(times, abs=1e-3)
+
+    def test_repeated_times_still_increase(self, tmp_path):
+        out = tmp_path / "o.mkv"
+        sink = VideoFileSink(out, 64, 48, Fraction(25))
+        for t in (0.0, 0.04, 0.04, 0.02):
+            sink.write(np.zeros((48, 64, 3), np.uint8), t)
+        sink.finish()
+        with av.open(str(out)) as c:
+            written = [f.time for f in c.decode(video=0)]
+        assert len(written) == 4 and written == sorted(set(written))
+
+    def test_unknown_output_suffix_is_one_line(self, tmp_path):
+        with pytest.raises(InputError, match=r"\.mp4, \.mov, \.mkv, \.webm"):
+            VideoFileSink(tmp_path / "o.gif", 64, 48, Fraction(25))
+        assert list(tmp_path.iterdir()) == []

@@ -32,7 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--source", type=Path, help="source photo (the face to animate)")
     p.add_argument("--driver", type=Path, help="driver video (its head motion and expression are used)")
-    p.add_argument("--out", type=Path, required=True, help="output video (.mp4), written atomically")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output video, written atomically: .mp4/.mov/.mkv (H.264) or .webm (VP9 + Opus, for browsers)",
+    )
     p.add_argument(
         "--example",
         action="store_true",
@@ -372,4 +377,13 @@ def _run_convert(args: argparse.Namespace) -> int:
         + (f", reference {summary.reference}" if summary.reference else "")
         + ")"
     )
+    print(_audio_line(summary.audio, summary.av_offset))
     return 0
+
+
+def _audio_line(audio: str | None, offset: float | None) -> str:
+    """The summary's audio line: codec, copied or re-encoded, and the A/V offset against the driver."""
+    if audio is None:
+        return "audio: none (the driver has no audio track)"
+    drift = f"A/V offset vs driver {offset * 1000:+.1f} ms" if offset is not None else "A/V offset not measurable"
+    return f"audio: {audio}, {drift}"

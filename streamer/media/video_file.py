@@ -1,4 +1,10 @@
-"""Video files with PyAV: a streaming decoder (video frames + audio packets) and an atomic encoder."""
+"""Video files with PyAV: a streaming decoder (video frames + audio packets) and an atomic encoder.
+
+Timing: every frame carries its presentation time in seconds from the file's origin (the earlier of
+the video's and the audio's start), so the sink can write any container's time base and the audio,
+shifted by the same origin, stays in sync. Rotation metadata (a phone's display matrix) is applied
+while decoding: frames come out upright, as players show them.
+"""
 
 from __future__ import annotations
 
@@ -15,93 +21,169 @@ import cv2
 import numpy as np
 
 from streamer.errors import InputError
+from streamer.media.audio_out import AudioOut
+from streamer.media.formats import output_format
+from streamer.media.probe import first_time
 
-#: Audio codecs MP4 can carry as they are; others are re-encoded to AAC.
-MP4_AUDIO_COPY = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
+#: Errors a damaged file raises from PyAV besides FFmpeg's own (bad metadata text, odd frame layouts).
+_DECODE_ERRORS = (av.error.FFmpegError, ValueError, UnicodeDecodeError, IndexError, OverflowError)
 
 
 @dataclass(frozen=True)
 class VideoFrame:
-    """A decoded frame: BGR pixels with its presentation time."""
+    """A decoded frame: upright BGR pixels, its time in seconds from the file's origin, and its input pts."""
 
     image: np.ndarray
     pts: int
     time_base: Fraction
     index: int
+    time: float = 0.0
 
 
 @dataclass(frozen=True)
 class VideoInfo:
     """What the encoder needs to mirror the input."""
 
-    width: int
+    width: int  #: upright (after rotation)
     height: int
     rate: Fraction
     time_base: Fraction
     frames: int  # 0 when the container does not say
     audio: object | None  # the input audio stream, a template for passthrough
+    rotation: int = 0  #: degrees counter-clockwise the display matrix asked for (applied to frames)
+    origin: float = 0.0  #: seconds of the input that are 0 in the output (the earlier stream start)
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply a display rotation (counter-clockwise degrees, multiples of 90 as phones write them)."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
 
 
 class VideoFileSource:
-    """Decodes a video file frame by frame (never the whole file), passing audio packets through."""
+    """Decodes a video file frame by frame (never the whole file), passing audio packets through.
+
+    The first frame is decoded on opening (its rotation and time are needed for ``info``; a file whose
+    first frame does not decode is an ``InputError`` here rather than later).
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"video not found: {self.path}")
         try:
-            self._container = av.open(str(self.path))
-        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            self._container = av.open(str(self.path), metadata_errors="ignore")
+        except (*_DECODE_ERRORS, EOFError) as exc:
             raise InputError(f"cannot open video {self.path}: {exc.__class__.__name__}") from None
-        if not self._container.streams.video:
+        try:
+            self._open_streams()
+        except BaseException:
             self._container.close()
-            raise InputError(f"{self.path} has no video stream")
-        self._video = self._container.streams.video[0]
+            raise
+
+    def _open_streams(self) -> None:
+        # A stream whose codec FFmpeg does not know (or a damaged header names) has no codec context.
+        video = [s for s in self._container.streams.video if s.codec_context is not None]
+        if not video:
+            raise InputError(f"{self.path} has no video stream that can be decoded")
+        self._video = video[0]
         self._video.thread_type = "AUTO"
-        audio = self._container.streams.audio
+        audio = [s for s in self._container.streams.audio if s.codec_context and s.codec_context.sample_rate]
         self._audio = audio[0] if audio else None
-        rate = self._video.average_rate or self._video.guessed_rate or Fraction(25)
         cc = self._video.codec_context
         if not cc.width or not cc.height:
-            self._container.close()
             raise InputError(f"{self.path}: the video stream has no frame size (corrupt file?)")
+        rate = self._video.average_rate or self._video.guessed_rate or Fraction(25)
+        if not 0 < rate <= 1000:
+            rate = Fraction(25)
+        self._rate = Fraction(rate)
+        self._time_base = self._video.time_base or 1 / self._rate
+        self._demuxed = self._demux()
+        self._pending: list = []  # items read while looking for the first frame
+        first = None
+        try:
+            for item in self._demuxed:
+                self._pending.append(item)
+                if isinstance(item, av.VideoFrame):
+                    first = item
+                    break
+        except _DECODE_ERRORS as exc:
+            raise InputError(f"cannot decode video {self.path}: {exc.__class__.__name__}") from None
+        if first is None:
+            raise InputError(f"cannot decode video {self.path}: no video frame decodes")
+        rotation = round((first.rotation or 0) / 90) % 4 * 90  # phones write multiples of 90
+        upright_w, upright_h = (first.height, first.width) if round(rotation / 90) % 2 else (first.width, first.height)
+        starts = [t for t in (first.time, self._audio_start()) if t is not None]
         self.info = VideoInfo(
-            cc.width,
-            cc.height,
-            Fraction(rate),
-            self._video.time_base or 1 / Fraction(rate),
+            upright_w,
+            upright_h,
+            self._rate,
+            self._time_base,
             int(self._video.frames or 0),
             self._audio,
+            rotation,
+            min(starts) if starts else 0.0,
         )
 
-    def items(self, max_seconds: float | None = None) -> Iterator[VideoFrame | av.Packet]:
-        """Decoded video frames and raw audio packets, in file order (up to ``max_seconds`` if given)."""
-        streams = [s for s in (self._video, self._audio) if s is not None]
-        start = {s.index: (s.start_time or 0) for s in streams}
-
-        def too_late(pts: int | None, stream) -> bool:
-            return (
-                max_seconds is not None
-                and pts is not None
-                and stream.time_base is not None
-                and float((pts - start[stream.index]) * stream.time_base) >= max_seconds
-            )
-
-        index = 0
-        fallback_step = int(round(1 / (self.info.rate * self.info.time_base))) or 1
+    def _audio_start(self) -> float | None:
+        """When the audio starts playing: its first decoded frame, after codec priming (AAC's 1024 samples,
+        Opus pre-skip), which players drop and whose packets carry negative times. Decoded from a second
+        opening of the file, so this stream's decoder stays untouched for the sink."""
+        if self._audio is None:
+            return None
         try:
-            for packet in self._container.demux(*streams):
-                if packet.stream.type == "audio":
-                    if packet.dts is not None and not too_late(packet.pts, packet.stream):
-                        yield packet
+            return first_time(self.path, "audio")
+        except _DECODE_ERRORS:
+            return None
+
+    def _demux(self) -> Iterator[av.VideoFrame | av.Packet]:
+        """Raw decoded video frames and audio packets in file order."""
+        streams = [s for s in (self._video, self._audio) if s is not None]
+        for packet in self._container.demux(*streams):
+            if packet.stream.type == "audio":
+                if packet.pts is not None and packet.dts is not None:
+                    yield packet
+                continue
+            yield from packet.decode()
+
+    def _frames(self) -> Iterator[av.VideoFrame | av.Packet]:
+        yield from self._pending
+        self._pending = []
+        yield from self._demuxed
+
+    def items(self, max_seconds: float | None = None) -> Iterator[VideoFrame | av.Packet]:
+        """Upright decoded video frames and raw audio packets, in file order (up to ``max_seconds`` if given)."""
+        info = self.info
+        index = 0
+        last: float | None = None
+        step = float(1 / info.rate)
+        try:
+            for item in self._frames():
+                if isinstance(item, av.Packet):
+                    t = _seconds(item.pts, item.time_base)
+                    if max_seconds is None or t is None or t - info.origin < max_seconds:
+                        yield item
                     continue
-                for frame in packet.decode():
-                    if too_late(frame.pts, self._video):
-                        return
-                    pts = frame.pts if frame.pts is not None else index * fallback_step
-                    yield VideoFrame(frame.to_ndarray(format="bgr24"), pts, self.info.time_base, index)
-                    index += 1
-        except av.error.FFmpegError as exc:
+                t = item.time if item.pts is not None else _seconds(item.dts, item.time_base)
+                if t is None:
+                    t = (last + step) if last is not None else info.origin
+                t -= info.origin
+                if max_seconds is not None and t >= max_seconds:
+                    return
+                image = _upright(item.to_ndarray(format="bgr24"), info.rotation)
+                if image.shape[:2] != (info.height, info.width):  # a size change mid-stream: keep the first
+                    image = cv2.resize(image, (info.width, info.height), interpolation=cv2.INTER_AREA)
+                pts = item.pts if item.pts is not None else round(t / float(info.time_base))
+                yield VideoFrame(image, pts, info.time_base, index, t)
+                last = t + info.origin
+                index += 1
+        except _DECODE_ERRORS as exc:
             if index == 0:
                 raise InputError(f"cannot decode video {self.path}: {exc.__class__.__name__}") from None
             # A damaged tail: keep what decoded, as players do.
@@ -123,10 +205,11 @@ X264_PARAMS = "me=dia:subme=1:partitions=i8x8,i4x4"
 
 
 class VideoFileSink:
-    """Writes H.264 (yuv420p) to a temp file beside ``path``; ``finish`` renames it into place.
+    """Writes the container ``path``'s suffix names (``streamer.media.formats``) to a temp file beside it;
+    ``finish`` renames it into place, ``abort`` removes it (an interrupted run leaves nothing half-written).
 
-    Video timestamps mirror the input's (same time base), so audio copied from the input stays in
-    sync; ``abort`` removes the temp file, so an interrupted run leaves nothing half-written.
+    Frames are written at their time in seconds, in the format's time base (any input time base works);
+    audio copied or re-encoded from ``audio_template`` is shifted by the same ``origin`` as the frames.
     """
 
     def __init__(
@@ -135,18 +218,18 @@ class VideoFileSink:
         width: int,
         height: int,
         rate: Fraction,
-        time_base: Fraction,
         audio_template=None,
-        crf: int = 18,
-        preset: str = "veryfast",
+        origin: float = 0.0,
+        crf: int | None = None,
         threads: int = 0,
         x264_params: str = X264_PARAMS,
     ):
-        """``threads``: libx264's threads (0 = its own choice, 1.5 per core plus lookahead). On the
-        2-core machine one thread took 20.7 ms of CPU per 1280x1280 frame against 27.2 for the default
-        (same size; frame threads cost CPU), and a conversion is CPU bound there (measured).
-        ``x264_params``: see ``X264_PARAMS``."""
+        """``threads``: the encoder's threads (0 = its own choice; libx264 takes 1.5 per core plus
+        lookahead). On the 2-core machine one thread took 20.7 ms of CPU per 1280x1280 frame against 27.2
+        for the default (same size; frame threads cost CPU), and a conversion is CPU bound there (measured).
+        ``x264_params``: see ``X264_PARAMS`` (libx264 only). ``crf``: None = the format's default."""
         self.path = Path(path)
+        self.format = output_format(self.path)
         if width % 2 or height % 2:
             raise ValueError(f"yuv420p needs even frame sizes, got {width}x{height}")
         fd, tmp = tempfile.mkstemp(
@@ -154,64 +237,66 @@ class VideoFileSink:
         )
         os.close(fd)
         self._tmp = Path(tmp)
-        fmt = "mp4" if self.path.suffix.lower() in ("", ".mp4", ".m4v") else None
-        self._container = av.open(str(self._tmp), "w", format=fmt)
-        self._video = self._container.add_stream("libx264", rate=rate)
-        self._video.width, self._video.height = width, height
-        self._video.pix_fmt = "yuv420p"
-        self._video.time_base = time_base
-        self._video.codec_context.time_base = time_base
-        self._video.options = {"crf": str(crf), "preset": preset, "threads": str(max(0, int(threads)))}
-        if x264_params:
-            self._video.options["x264-params"] = x264_params
-        self._audio_in = audio_template
-        self._audio_out = None
-        self._transcode = False
-        if audio_template is not None:
-            if audio_template.codec_context.name in MP4_AUDIO_COPY:
-                self._audio_out = self._container.add_stream_from_template(audio_template)
-            else:
-                self._transcode = True
-                self._audio_out = self._container.add_stream("aac", rate=audio_template.codec_context.sample_rate)
-        self._last_pts: int | None = None
+        try:
+            self._container = av.open(str(self._tmp), "w", format=self.format.muxer)
+            self._video = self._add_video(width, height, Fraction(rate), crf, threads, x264_params)
+            self.audio = AudioOut(self._container, audio_template, self.format, origin) if audio_template else None
+        except BaseException:
+            self.abort()
+            raise
+        self._tick = self.format.time_base
+        self._duration = max(1, round(1 / (Fraction(rate) * self._tick)))  # one nominal frame, in ticks
+        self._last: int | None = None
         self.frames_written = 0
 
-    def write(self, image: np.ndarray, pts: int) -> None:
-        """Encode one BGR frame at ``pts`` (in the input time base); pts must increase."""
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1
-        self._last_pts = pts
+    def _add_video(self, width: int, height: int, rate: Fraction, crf: int | None, threads: int, x264_params: str):
+        fmt = self.format
+        video = self._container.add_stream(fmt.video_codec, rate=rate)
+        video.width, video.height = width, height
+        video.pix_fmt = "yuv420p"
+        video.codec_context.time_base = fmt.time_base
+        options = dict(fmt.video_options)
+        options["threads"] = str(max(0, int(threads)))
+        if crf is not None:
+            options["crf"] = str(crf)
+        if fmt.video_codec == "libx264" and x264_params:
+            options["x264-params"] = x264_params
+        video.options = options
+        return video
+
+    def write(self, image: np.ndarray, time: float) -> None:
+        """Encode one BGR frame shown at ``time`` seconds; a time at or before the last one moves one tick on."""
+        ticks = max(0, round(time / self._tick))
+        if self._last is not None and ticks <= self._last:
+            ticks = self._last + 1
+        self._last = ticks
         # OpenCV's BT.601 limited-range conversion (what swscale does for bgr24 -> yuv420p by default):
         # 1 ms instead of 6-13 ms of CPU for a 1280x1280 frame (measured), the encoder's biggest input cost.
         yuv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2YUV_I420)
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-        frame.pts = pts
-        frame.time_base = self._video.time_base
+        frame.pts = ticks
+        frame.time_base = self._tick
+        frame.duration = self._duration  # the last frame's length in MP4 (the others follow from pts)
         for packet in self._video.encode(frame):
             self._container.mux(packet)
         self.frames_written += 1
 
     def write_audio(self, packet: av.Packet) -> None:
-        """Pass an input audio packet through (copied, or re-encoded to AAC)."""
-        if self._audio_out is None:
-            return
-        if not self._transcode:
-            packet.stream = self._audio_out
-            self._container.mux(packet)
-            return
-        for frame in packet.decode():
-            frame.pts = None
-            for out in self._audio_out.encode(frame):
-                self._container.mux(out)
+        """Pass an input audio packet through (copied, or re-encoded: ``streamer.media.audio_out``)."""
+        if self.audio is not None:
+            self.audio.write(packet)
 
     def finish(self) -> Path:
         """Flush, close and move the file into place; returns the final path."""
-        for packet in self._video.encode(None):
-            self._container.mux(packet)
-        if self._transcode and self._audio_out is not None:
-            for packet in self._audio_out.encode(None):
+        try:
+            for packet in self._video.encode(None):
                 self._container.mux(packet)
-        self._container.close()
+            if self.audio is not None:
+                self.audio.flush()
+            self._container.close()
+        except av.error.FFmpegError as exc:  # e.g. a damaged input's audio header the container cannot store
+            self.abort()
+            raise InputError(f"cannot write {self.path.name}: {exc.strerror or exc.__class__.__name__}") from None
         os.replace(self._tmp, self.path)
         return self.path
 
