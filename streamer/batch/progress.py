@@ -36,7 +36,8 @@ class BatchProgress:
 
     def tick(self, running: int) -> None:
         """Refresh the postfix (called while waiting for jobs)."""
-        self.bar.set_postfix(ok=self.ok, failed=self.failed, running=running, fps=f"{self.fps:.1f}", refresh=True)
+        postfix = {"ok": self.ok, "failed": self.failed, "running": running, "fps": f"{self.fps:.1f}"}
+        self.bar.set_postfix(postfix, refresh=True)  # a dict keeps this order (keywords would be sorted)
 
     def close(self) -> None:
         """Close the bar."""

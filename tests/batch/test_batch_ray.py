@@ -35,11 +35,13 @@ def write_jobs(folder: Path, rows: list[tuple[str, Path, str]]) -> Path:
 
 
 def batch(jobs: Path, out_dir: Path, *extra: str) -> subprocess.Popen:
+    """``reenact batch`` in its own process group, as a terminal runs it (Ctrl-C reaches the whole group)."""
     return subprocess.Popen(
         [*REENACT, "batch", str(jobs), "--out-dir", str(out_dir), *OPTIONS, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
 
 
@@ -64,7 +66,7 @@ def wait_for(what: str, proc: subprocess.Popen, check, timeout: float = 240):
         if found := check():
             return found
         time.sleep(0.02)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)  # the command and the Ray it started
     _, err = proc.communicate()
     pytest.fail(f"{what} never happened while the batch ran (exit {proc.returncode}): {err[-2000:]}")
 
@@ -142,7 +144,7 @@ def test_ctrl_c_cancels_cleanly(tmp_path):
     proc = batch(jobs, out_dir, "--workers", "1")
     wait_for("short.mp4 in results.csv", proc, lambda: "short.mp4" in rows_of(out_dir / "results.csv"))
     worker = wait_for("a worker converting long.mp4", proc, lambda: worker_writing(out_dir, 2))
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the command and Ray's processes
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted; 1 of 2 jobs are in" in err and "Traceback" not in err
