@@ -51,7 +51,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
 _EYELID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
 _UPPER_LID_SHARE = 0.8
 #: Smile: how far the mouth corners move at ``smile`` 1, in interocular distances (out, up).
-_SMILE_OUT, _SMILE_UP = 0.07, 0.07
+_SMILE_OUT, _SMILE_UP = 0.09, 0.08
 #: Points that follow the mouth corners in a smile, and how much: (index, side, weight); side -1 = image left.
 _SMILE_POINTS = (
     (48, -1, 1.0),

@@ -23,6 +23,7 @@ from streamer.compositor import Compositor
 from streamer.detectors import create_detector
 from streamer.edit_controls import EditControls, EditingRetargeter, flag_name
 from streamer.errors import InputError
+from streamer.landmarks import FaceLandmarks
 from streamer.media.images import fit_within, load_image
 from streamer.pipeline import prepare_source
 from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR, create_generator
@@ -138,11 +139,13 @@ class PhotoEditor:
             self.source = prepare_source(canvas, detector, self.reenactor, opts.face_index)
         self._paste = Compositor(opts.size).bind(self.source.canvas, self.source.affine)
 
-    def render(self, controls: EditControls) -> np.ndarray:
-        """The photo with ``controls`` applied (BGR uint8, the canvas' size)."""
+    def render(self, controls: EditControls, driver: FaceLandmarks | None = None) -> np.ndarray:
+        """The photo with ``controls`` applied (BGR uint8, the canvas' size). ``driver``: landmarks (crop
+        coordinates) that drive the photo, its own landmarks being the driver's reference; None: the photo
+        drives itself (no motion but the edits)."""
         self.retargeter.controls = controls
-        face = self.source.crop_landmarks  # the photo drives itself: no motion but the edits
-        crop = self.reenactor.step(self.source.state, face, face)
+        face = self.source.crop_landmarks
+        crop = self.reenactor.step(self.source.state, face if driver is None else driver, face)
         return self._paste.paste(crop)
 
 
