@@ -28,6 +28,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from streamer.webrtc.ice import candidate_hosts, loopback_ice, rtc_configuration
+from streamer.webrtc.jitter import use_marker_jitter_buffer
 
 CLOCK = 90000  # RTP video clock
 _SENT_HISTORY = 1024
@@ -109,6 +110,7 @@ class LoopbackClient:
     def __init__(self, url: str, frames: list[av.VideoFrame], fps: float, token: str | None = None):
         self.url = url.rstrip("/")
         self.token = token
+        use_marker_jitter_buffer()  # as a browser's receiver: a frame is decoded at its last packet
         self.pc = RTCPeerConnection(rtc_configuration([]))
         self.track = ClipTrack(frames, fps)
         self.result = ClientResult()

@@ -27,6 +27,7 @@ from streamer.errors import InputError
 from streamer.live.config import LiveConfig
 from streamer.live.sources import SourceLibrary, prepare_upload
 from streamer.webrtc.ice import loopback_ice, rtc_configuration
+from streamer.webrtc.jitter import use_marker_jitter_buffer
 from streamer.webrtc.session import PeerSession
 from streamer.webrtc.tls import ServerCertificate
 
@@ -235,6 +236,7 @@ async def running_server(config: ServerConfig, library: SourceLibrary) -> AsyncI
 
     With ``ice_loopback_only`` every peer of this process is restricted to loopback ICE (see ``ice``).
     """
+    use_marker_jitter_buffer()  # driver frames reach the stream one frame interval sooner (see ``jitter``)
     server = ReenactServer(config, library)
     runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=2.0)
     context = config.certificate.context if config.certificate else None

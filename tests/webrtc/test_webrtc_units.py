@@ -275,3 +275,31 @@ def test_default_ice_is_aiortcs_own_and_loopback_only_is_a_switch(serve):
     assert asyncio.run(connection_class(ice_loopback_only=False)) is aioice.Connection
     assert asyncio.run(connection_class()) is LoopbackConnection  # the unit tests' fixture default
     assert rtcicetransport.Connection is aioice.Connection
+
+
+def test_marker_jitter_buffer_releases_a_frame_at_its_last_packet():
+    from aiortc.jitterbuffer import JitterBuffer
+    from aiortc.rtp import RtpPacket
+
+    from streamer.webrtc.jitter import MarkerJitterBuffer
+
+    def packet(seq: int, timestamp: int, marker: bool) -> RtpPacket:
+        p = RtpPacket(payload_type=96, marker=int(marker), sequence_number=seq, timestamp=timestamp)
+        p._data = f"{seq};".encode()
+        return p
+
+    # frame 1000: packets 0-2, 2 marked, 1 late; frame 4000: 3-4, none marked (a sender without markers);
+    # frames 7000 and 10000: one marked packet each
+    stream = [(0, 1000, 0), (2, 1000, 1), (1, 1000, 0), (3, 4000, 0), (4, 4000, 0), (5, 7000, 1), (6, 10000, 1)]
+    mine, aiortcs = MarkerJitterBuffer(capacity=128, is_video=True), JitterBuffer(capacity=128, is_video=True)
+    released, released_by_aiortc = [], []
+    for seq, timestamp, marker in stream:
+        released.append(mine.add(packet(seq, timestamp, marker))[1])
+        released_by_aiortc.append(aiortcs.add(packet(seq, timestamp, marker))[1])
+    frames = [(f.timestamp, f.data) for f in released if f is not None]
+    assert frames == [(1000, b"0;1;2;"), (4000, b"3;4;"), (7000, b"5;")]
+    # frame 1000 once the late packet fills the gap; the unmarked 4000 when the next frame begins
+    assert [f is not None for f in released] == [False, False, True, False, False, True, True]
+    # aiortc's own buffer: the same frames, each only when the next frame's first packet arrives
+    assert [(f.timestamp, f.data) for f in released_by_aiortc if f is not None] == frames
+    assert [f is not None for f in released_by_aiortc] == [False, False, False, True, False, True, True]
