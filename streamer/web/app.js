@@ -52,7 +52,8 @@ const HELP = {
     "machine at http://127.0.0.1:PORT/.",
   noCamera: "Camera permission was denied: allow the camera for this site (the camera icon in the address bar, " +
     "or the browser's site settings), then press Start camera again.",
-  cameraMissing: "No camera was found: connect a webcam (or close the app that holds it), then press Start camera again.",
+  cameraMissing: "No camera was found: connect a webcam (or close the app that holds it), then press Start " +
+    "camera again.",
   cameraBusy: "The camera could not be opened: another application is probably using it. Close it and press " +
     "Start camera again.",
 };
@@ -134,8 +135,7 @@ async function openCamera() {
     try {
       return await navigator.mediaDevices.getUserMedia({ video, audio: true });
     } catch (e) {
-      if (e.name === "NotAllowedError" || e.name === "SecurityError") throw e;
-      return await navigator.mediaDevices.getUserMedia({ video, audio: false });  // no microphone
+      return await navigator.mediaDevices.getUserMedia({ video, audio: false });  // no (or a refused) microphone
     }
   } catch (e) {
     const help = { NotAllowedError: HELP.noCamera, SecurityError: HELP.noCamera, NotFoundError: HELP.cameraMissing,
@@ -172,7 +172,11 @@ async function start() {
       if (!pc) return;
       setStatus(pc.connectionState, pc.connectionState === "connected" ? "live" : "");
       state.connected = pc.connectionState === "connected";
-      if (state.connected) show("");
+      if (state.connected) {
+        show("");
+        clearTimeout(connectTimer);  // connected once: later drops are the browser's to report ("failed")
+        connectTimer = null;
+      }
       if (pc.connectionState === "failed") failCall(iceFailureHelp());
     };
     await pc.setLocalDescription(await pc.createOffer());
@@ -264,7 +268,7 @@ async function updateStats() {
   const pairs = Array.from(byId.values()).filter((s) => s.type === "candidate-pair");
   const waited = (performance.now() - answeredAt) / 1000;
   const unanswered = (p) => p.state === "failed" || (p.requestsSent > 0 && !p.responsesReceived);
-  if (!state.connected && waited > NO_RESPONSE_TIMEOUT_S && pairs.every(unanswered)) {
+  if (connectTimer && waited > NO_RESPONSE_TIMEOUT_S && pairs.every(unanswered)) {
     failCall(iceFailureHelp());  // no pair, or none was ever answered: waiting longer will not help
     return;
   }
