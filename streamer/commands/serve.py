@@ -34,8 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="gather and accept 127.0.0.1 ICE candidates only (test machines that allow only loopback; "
         "stock browsers cannot connect then)",
     )
-    p.add_argument("--cert", type=Path, default=None, help="serve HTTPS with this PEM certificate (with --key)")
-    p.add_argument("--key", type=Path, default=None, help="the PEM private key of --cert")
+    p.add_argument(
+        "--cert", type=Path, default=None, metavar="FILE", help="serve HTTPS with this PEM certificate (with --key)"
+    )
+    p.add_argument("--key", type=Path, default=None, metavar="FILE", help="the PEM private key of --cert")
     p.add_argument(
         "--self-signed",
         action="store_true",
