@@ -308,11 +308,11 @@ def check_convert_options(args: argparse.Namespace) -> None:
         raise InputError(f"--size must be between 64 and 1024, got {args.size}")
     if args.max_side < 64:
         raise InputError(f"--max-side must be at least 64, got {args.max_side}")
+    edit_controls(args)  # out-of-range or NaN edits fail here, before any (slow) model check
     check_retarget_arguments(args)
     check_generator_arguments(args)
     if args.retarget == "idsg" and args.motion == "absolute":
         log.warning("--absolute has no effect with --retarget idsg (the IDSG places the face itself)")
-    edit_controls(args)  # out-of-range or NaN edits fail here, before any work
     select_backend("pixel_warp", args.backend)  # an unavailable backend fails here, before any work
 
 
