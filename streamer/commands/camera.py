@@ -8,7 +8,13 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact camera``."""
-    from streamer.commands.convert import add_frame_path_argument, add_generator_arguments, add_retarget_arguments
+    from streamer.commands.convert import (
+        add_edit_arguments,
+        add_frame_path_argument,
+        add_generator_arguments,
+        add_retarget_arguments,
+    )
+    from streamer.live.edit_keys import HELP as EDIT_KEYS
 
     p = sub.add_parser(
         "camera",
@@ -21,7 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", type=Path, default=None, help="source photo (default: the bundled example)")
     p.add_argument("--device", default="0", help="camera index (default 0) or a video file (looped, for testing)")
     p.add_argument("--virtual-cam", action="store_true", help="send the output to a virtual camera")
-    p.add_argument("--preview", action="store_true", help="show a preview window (keys: r re-anchor, q quit)")
+    p.add_argument(
+        "--preview",
+        action="store_true",
+        help=f"show a preview window (keys: r re-anchor, q quit; editing controls: {EDIT_KEYS})",
+    )
     p.add_argument("--frames", type=int, default=None, help="stop after this many frames (default: run until q/Ctrl-C)")
     p.add_argument("--size", type=int, default=256, help="face crop size in pixels (default 256)")
     p.add_argument("--max-side", type=int, default=640, help="largest side of the output frame (default 640)")
@@ -29,11 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_retarget_arguments(p)
     add_generator_arguments(p)
     add_frame_path_argument(p)
+    add_edit_arguments(p)
     p.set_defaults(func=_run_camera)
 
 
 def _run_camera(args: argparse.Namespace) -> int:
-    from streamer.commands.convert import check_generator_arguments, check_retarget_arguments
+    from streamer.commands.convert import check_generator_arguments, check_retarget_arguments, edit_controls
     from streamer.errors import InputError
     from streamer.examples import example_source_path
     from streamer.live.camera import CameraOptions, run_camera
@@ -46,6 +57,7 @@ def _run_camera(args: argparse.Namespace) -> int:
         raise InputError(f"--max-side must be at least 64, got {args.max_side}")
     if args.frames is not None and args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
+    edits = edit_controls(args)
     check_retarget_arguments(args)
     check_generator_arguments(args)
     configure_threads(None)
@@ -65,6 +77,7 @@ def _run_camera(args: argparse.Namespace) -> int:
             integrator=args.integrator,
             weights=args.weights,
             frame_path=args.frame_path,
+            edits=edits,
         ),
     )
     try:

@@ -6,6 +6,7 @@ drops stale frames instead of adding latency. The preview window must live on th
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,12 +15,15 @@ from pathlib import Path
 from streamer.errors import InputError, NoFaceError
 from streamer.live.capture import CaptureSource, parse_device
 from streamer.live.config import LiveConfig
+from streamer.live.edit_keys import apply_key
 from streamer.live.sinks import FrameSink, PreviewWindow, VirtualCameraSink
 from streamer.live.sources import prepare_file
-from streamer.live.stream import LiveStream, Reanchor
+from streamer.live.stream import LiveStream, Reanchor, SetEdits
 from streamer.pipeline import PreparedSource
 
 FRAME_TIMEOUT_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,10 @@ def run_camera(
     sinks: Sequence[FrameSink] = (),
     should_stop: Callable[[], bool] = lambda: False,
 ) -> CameraSummary:
-    """Run until ``q`` in the preview, ``opts.frames`` frames, ``should_stop()`` or the capture ends."""
+    """Run until ``q`` in the preview, ``opts.frames`` frames, ``should_stop()`` or the capture ends.
+
+    Preview keys: ``r`` re-anchors, ``q`` quits, the editing hotkeys (``streamer.live.edit_keys``) change
+    the editing controls from the next frame."""
     source = prepare_file(opts.source, opts.live)
     capture = CaptureSource(parse_device(opts.device))
     sinks = list(sinks)
@@ -89,6 +96,9 @@ def run_camera(
                 stream.apply(Reanchor())
             elif key == "q":
                 break
+            elif key is not None and (edits := apply_key(key, stream.edits)) is not None:
+                stream.apply(SetEdits(edits))  # applied from the next frame
+                log.info("edits: %s", edits.describe() or "none")
         seconds = time.monotonic() - start
     finally:
         capture.stop()

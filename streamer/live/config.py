@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamer.edit_controls import EditControls
 from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR
 from streamer.retarget import MotionMode
 from streamer.tracking import DEFAULT_TRACKER
@@ -32,3 +33,4 @@ class LiveConfig:
     max_side: int = 640  # largest side of the source canvas (the output frame with paste-back)
     max_upload_bytes: int = 8 * 1024 * 1024
     max_megapixels: float = 25.0
+    edits: EditControls = EditControls()  # editing controls a stream starts with (the page's sliders change them)

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from streamer.backends.warp import create_remap_backend
 from streamer.detectors import create_detector
+from streamer.edit_controls import EditingRetargeter
 from streamer.errors import InputError
 from streamer.live.config import LiveConfig
 from streamer.media.images import fit_within, load_image
@@ -52,6 +53,8 @@ def create_reenactor(config: LiveConfig) -> Reenactor:
     """
     geometric = GeometricConfig(crop_size=config.size, motion=config.motion)
     retargeter = create_retargeter(config.retarget, config.motion, config.size, config.idsg_weights)
+    # The editing controls (``config.edits``, then ``SetEdits``) act after the retargeter.
+    retargeter = EditingRetargeter(retargeter, config.edits)
     warp = GeometricReenactor(geometric, create_remap_backend(config.backend), retargeter)
     return create_generator(config.generator, warp, config.integrator, config.weights)
 

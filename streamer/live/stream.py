@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamer.compositor import Compositor
+from streamer.edit_controls import EditControls
 from streamer.live.config import LiveConfig
 from streamer.live.sources import create_reenactor
 from streamer.pipeline import FrameRenderer, FrameResult, PreparedSource, ReenactmentPipeline
@@ -38,7 +39,14 @@ class SetSource:
     source: PreparedSource
 
 
-Control = Reanchor | SetPasteBack | SetSource
+@dataclass(frozen=True)
+class SetEdits:
+    """Apply these editing controls (head offsets, expression scale, eye/lip overrides) from the next frame."""
+
+    controls: EditControls
+
+
+Control = Reanchor | SetPasteBack | SetSource | SetEdits
 
 
 def create_tracker(config: LiveConfig) -> Tracker:
@@ -63,6 +71,7 @@ class LiveStream:
         self.config = config
         self.source = source
         self.paste_back = config.paste_back
+        self.edits = config.edits  # the editing controls in force
         self._tracker: Tracker | None = None
         self._pipeline: ReenactmentPipeline | None = None
         # Live mode: re-anchor automatically when a clearly more neutral pose holds.
@@ -72,6 +81,7 @@ class LiveStream:
         """Build the heavy parts (detector graphs); call on the stream's own thread."""
         self._tracker = create_tracker(self.config)
         self._reenactor = create_reenactor(self.config)
+        self._reenactor.retargeter.controls = self.edits
         self._compositor = Compositor(self.config.size)
         self._renderer = create_frame_renderer(self.config, self._reenactor)
         self._pipeline = self._build()
@@ -87,6 +97,11 @@ class LiveStream:
         """Apply one control between frames."""
         if isinstance(control, Reanchor):
             self.pipeline.reanchor()
+            return
+        if isinstance(control, SetEdits):
+            self.edits = control.controls
+            if self._pipeline is not None:  # read by the retargeter once per frame: no rebuild
+                self._reenactor.retargeter.controls = control.controls
             return
         reference = self.pipeline.reference
         if isinstance(control, SetPasteBack):
