@@ -271,12 +271,13 @@ def _rfg_part(name: str) -> Callable[[Path | None], object]:
 
 @functools.lru_cache(maxsize=1)
 def _rfg_sizes() -> tuple[int, int, int, int]:
-    """(feature channels, feature grid, AdaIN length of G, AdaIN length of C) of the default config."""
-    from streamer.models.rfg import build_networks
+    """(feature channels, feature grid, AdaIN length of G, AdaIN length of C) of the default config, from
+    the config alone: this registry is imported on every start (``select_backend``), and building the
+    networks imported torch there (issue 16's fast start)."""
+    from streamer.models.rfg_config import RFGConfig
 
-    nets = build_networks()
-    cfg = nets.config
-    return cfg.feat_channels, cfg.grid, nets.gen.decoder.adain_size, 4 * cfg.calib_channels
+    cfg = RFGConfig()
+    return cfg.feat_channels, cfg.grid, cfg.decoder_adain_size, 4 * cfg.calib_channels
 
 
 @functools.lru_cache(maxsize=1)

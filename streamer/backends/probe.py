@@ -10,6 +10,7 @@ import importlib.util
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,17 @@ def find_nvcc() -> str | None:
     return str(found) if found else None
 
 
+def _nvidia_driver_loaded() -> bool:
+    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
+
+
 def probe() -> Facts:
     """The facts of this machine."""
-    cuda, reason = torch_cuda()
+    gpus = nvidia_smi_gpus()
+    if gpus or _nvidia_driver_loaded():
+        cuda, reason = torch_cuda()
+    else:  # no NVIDIA driver: torch cannot see CUDA, and asking imports it (2-5 s of every CPU start, issue 16)
+        cuda, reason = False, "no NVIDIA driver or GPU here"
     return Facts(
         torch_cuda=cuda,
         torch_cuda_reason=reason,
@@ -89,5 +98,5 @@ def probe() -> Facts:
         torch_tensorrt=importlib.util.find_spec("torch_tensorrt") is not None,
         pycuda=importlib.util.find_spec("pycuda") is not None,
         nvcc=find_nvcc(),
-        gpus=nvidia_smi_gpus(),
+        gpus=gpus,
     )

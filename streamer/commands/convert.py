@@ -281,9 +281,9 @@ def check_generator_arguments(args: argparse.Namespace) -> None:
     if args.weights is not None and args.generator != "rfg":
         raise InputError("--weights is for --generator rfg")
     if args.generator == "rfg":
-        from streamer.reenactors.rfg import DEFAULT_WEIGHTS, load_rfg_weights
+        from streamer.reenactors.rfg import check_rfg_weights
 
-        load_rfg_weights(args.weights or DEFAULT_WEIGHTS)
+        check_rfg_weights(args.weights)  # the header only: loading the networks needs torch (onnx_cache)
 
 
 def check_retarget_arguments(args: argparse.Namespace) -> None:

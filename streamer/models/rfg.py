@@ -33,43 +33,14 @@ with pixel centres at integers (``PixelMapWarp``'s convention); landmark maps ar
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from streamer.models.rfg_config import RFGConfig
 from streamer.models.sampling import bilinear_sample
-
-
-@dataclass(frozen=True)
-class RFGConfig:
-    """Architecture of the RFG networks (widths; the crop is always ``size`` square)."""
-
-    size: int = 256
-    style_dim: int = 64  #: source style code s_s
-    feat_channels: int = 32  #: source features at size/4
-    motion_channels: tuple[int, int, int] = (24, 40, 64)  #: MotionNet widths at size/4, /8, /16
-    dec_channels: int = 32  #: decoder width at size/4
-    up_channels: int = 16  #: decoder width at size/2
-    local_codes: int = 32  #: codebook size of the local integrator's discrete bottleneck
-    calib_channels: int = 16  #: calibration net width
-    flow_scale: float = 0.1  #: residual flow output scale (normalised units per unit of activation)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> RFGConfig:
-        """Build from a JSON dict (lists become tuples)."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-    def to_dict(self) -> dict:
-        """Plain dict (JSON-safe)."""
-        return dataclasses.asdict(self)
-
-    @property
-    def grid(self) -> int:
-        """Side of the motion/feature grid."""
-        return self.size // 4
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:  # torch loads where sampling runs: ``reenact``'s parser lists SAMPLERS on every start
+    import torch
 
 SAMPLERS = ("grid_sample", "gather")
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("reenact_sampler", default="grid_sample")
@@ -49,6 +50,8 @@ def bilinear_sample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
 
     image (N, C, H, W), grid (N, Ho, Wo, 2) with (x, y) in [-1, 1] -> (N, C, Ho, Wo).
     """
+    import torch.nn.functional as F
+
     if _current.get() == "gather":
         return gather_bilinear(image, grid)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
@@ -61,6 +64,8 @@ def gather_bilinear(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     clamped to W-2/H-2 so that a coordinate on the last pixel reads it with weight 1 (needs H, W >= 2).
     fp32 only in practice: in fp16 a coordinate near 255 is off by up to 1/16 pixel (use ``grid_sample``).
     """
+    import torch
+
     n, c, h, w = image.shape
     gh, gw = grid.shape[1], grid.shape[2]
     x = ((grid[..., 0] + 1.0) * (0.5 * (w - 1))).clamp(0.0, w - 1.0)

@@ -8,7 +8,8 @@ net. The local state restarts (global only for one frame) on the first frame, af
 the target jumps further than a frame-to-frame motion could (``reset_motion``).
 
 Backends: ``torch`` runs the modules; ``onnxruntime`` runs the same graphs exported to ONNX
-(exported in memory at start-up, cached per process); ``tensorrt`` builds an engine per graph
+(cached on disk by ``streamer.reenactors.onnx_cache``: a start that finds them neither imports torch
+nor loads the networks); ``tensorrt`` builds an engine per graph
 (cached on disk by ONNX hash and GPU). ``--frame-path kernels`` keeps the global integrator's
 tensors on the GPU instead (``streamer.framepath``).
 """
@@ -22,16 +23,20 @@ import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
 
 from streamer.errors import InputError
 from streamer.landmarks import FaceLandmarks
-from streamer.models.rfg import RFGNetworks, load_networks
 from streamer.models.rfg_inputs import image_to_input, landmark_input, output_to_image, pixel_map
 from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
+from streamer.reenactors.onnx_cache import cached_graphs, forget, rfg_header
+
+if TYPE_CHECKING:  # torch loads only where the networks run or are exported (issue 16: fast start)
+    import torch
+
+    from streamer.models.rfg import RFGNetworks
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +71,11 @@ class _TorchParts:
         self.nets = nets
         self.parts = nets.parts()
         self.threads = threads
+        self.crop_size = nets.config.size
 
     def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
+        import torch
+
         with torch.inference_mode():
             out = self.parts[name](*(torch.from_numpy(x) for x in inputs))
         out = out if isinstance(out, tuple) else (out,)
@@ -87,6 +95,8 @@ def export_part_onnx(
 ) -> bytes:
     """One deployed RFG graph as ONNX bytes (static shapes, batch 1, single file) for onnxruntime's CPU:
     resampling as gathers by default (``streamer.models.sampling``: 4x faster there than GridSample)."""
+    import torch
+
     from streamer.models.sampling import sampler as use_sampler
 
     buf = io.BytesIO()
@@ -103,6 +113,8 @@ def export_part_onnx(
 
 def example_inputs(nets: RFGNetworks) -> dict[str, tuple[torch.Tensor, ...]]:
     """Example inputs (batch 1) of every deployed graph, e.g. for export."""
+    import torch
+
     cfg = nets.config
     s, g = cfg.size, cfg.grid
     img = torch.zeros(1, 3, s, s)
@@ -119,22 +131,58 @@ def example_inputs(nets: RFGNetworks) -> dict[str, tuple[torch.Tensor, ...]]:
     }
 
 
+#: The onnxruntime graphs' export settings (part of their cache key).
+_OPSET, _SAMPLER = 18, "gather"
+
+
 class _OrtParts:
-    def __init__(self, nets: RFGNetworks, threads: int):
+    """The graphs on onnxruntime's CPU. From ``weights`` they come from the on-disk cache when there
+    (the networks then load only if asked for); from ``nets`` they are exported in memory."""
+
+    def __init__(self, nets: RFGNetworks | None, threads: int, weights: Path | None = None):
         import onnxruntime as ort
 
-        self.nets = nets
+        self._nets, self._weights = nets, weights
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        examples = example_inputs(nets)
-        self.sessions = {}
+        self.crop_size = nets.config.size if nets is not None else int(rfg_header(weights)["config"].get("size", 256))
         #: the exported graphs, kept so the CPU kernel frame path binds the same ones (no second export)
-        self.models: dict[str, bytes] = {}
-        for name, module in nets.parts().items():
-            self.models[name] = model = export_part_onnx(module, name, examples[name])
-            self.sessions[name] = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self.models, cached = self._graphs()
+        try:
+            self.sessions = {name: self._session(ort, model, opts) for name, model in self.models.items()}
+        except Exception as exc:  # noqa: BLE001 - a cached graph onnxruntime rejects: export it again
+            if not cached:
+                raise
+            log.warning("cached RFG graphs did not load (%s); exporting them again", exc)
+            forget(weights, _OPSET, _SAMPLER)
+            self.models, _ = self._graphs()
+            self.sessions = {name: self._session(ort, model, opts) for name, model in self.models.items()}
+
+    @staticmethod
+    def _session(ort, model: bytes, opts):
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+    def _graphs(self) -> tuple[dict[str, bytes], bool]:
+        if self._weights is None:
+            return self._export(), False
+        return cached_graphs(self._weights, _INPUTS, self._export, _OPSET, _SAMPLER)
+
+    def _export(self) -> dict[str, bytes]:
+        nets = self.nets
+        examples = example_inputs(nets)
+        return {
+            name: export_part_onnx(module, name, examples[name], _OPSET, _SAMPLER)
+            for name, module in nets.parts().items()
+        }
+
+    @property
+    def nets(self) -> RFGNetworks:
+        """The torch networks, loaded on first use (running cached graphs does not need them)."""
+        if self._nets is None:
+            self._nets = load_rfg_weights(self._weights)
+        return self._nets
 
     def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
         feeds = dict(zip(_INPUTS[name], (np.ascontiguousarray(x, np.float32) for x in inputs), strict=True))
@@ -154,6 +202,7 @@ class _TrtParts:
         if not ok:
             raise InputError(f"the RFG cannot run on TensorRT here: {why}")
         self.nets = nets
+        self.crop_size = nets.config.size
         self.runners = {
             name: TensorRTRunner(engine_for_module(get_network(name), module, precision), precision)
             for name, module in nets.parts().items()
@@ -177,8 +226,8 @@ _RUNNERS: dict[tuple, _TorchParts | _OrtParts | _TrtParts] = {}
 _RUNNERS_LOCK = threading.Lock()
 
 
-def _shared_runner(path: Path, backend: str, threads: int) -> tuple[RFGNetworks, _TorchParts | _OrtParts | _TrtParts]:
-    """Networks and runner per (weights file, backend, threads), built once per process.
+def _shared_runner(path: Path, backend: str, threads: int) -> _TorchParts | _OrtParts | _TrtParts:
+    """The runner per (weights file, backend, threads), built once per process (its ``nets``: the networks).
 
     Live paths make a reenactor per stream; loading and exporting the graphs takes seconds, and every
     runner is safe to call from several threads: onnxruntime sessions and torch inference mode are, and
@@ -189,19 +238,35 @@ def _shared_runner(path: Path, backend: str, threads: int) -> tuple[RFGNetworks,
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, backend, threads)
     with _RUNNERS_LOCK:
         if key not in _RUNNERS:
-            nets = load_rfg_weights(path)
-            _RUNNERS[key] = _parts(nets, backend, threads)
+            if backend == "onnxruntime":  # cached graphs: no torch, no networks (onnx_cache)
+                _RUNNERS[key] = _OrtParts(None, threads, weights=path)
+            else:
+                _RUNNERS[key] = _parts(load_rfg_weights(path), backend, threads)
         runner = _RUNNERS[key]
-    return runner.nets, runner
+    return runner
 
 
-def load_rfg_weights(path: str | Path | None) -> RFGNetworks:
-    """The RFG networks from ``path`` (default: the shipped weights), with one-line errors."""
+def _weights_path(path: str | Path | None) -> Path:
+    """``path`` (default: the shipped weights) if it is a file; else the one-line error."""
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
     if not path.is_file():
         if path == DEFAULT_WEIGHTS:
             raise InputError("no trained RFG weights are installed; use --generator geometric or pass --weights")
         raise InputError(f"RFG weights not found: {path}")
+    return path
+
+
+def check_rfg_weights(path: str | Path | None) -> None:
+    """One-line errors for missing weights or a file that is not RFG weights, from its header only (no
+    torch: what the command line checks before any slow work)."""
+    rfg_header(_weights_path(path))
+
+
+def load_rfg_weights(path: str | Path | None) -> RFGNetworks:
+    """The RFG networks from ``path`` (default: the shipped weights), with one-line errors."""
+    from streamer.models.rfg import load_networks
+
+    path = _weights_path(path)
     try:
         return load_networks(path)
     except Exception as exc:  # safetensors raises several types for a corrupt file
@@ -226,22 +291,24 @@ class RFGReenactor:
         if backend not in RFG_BACKENDS:
             raise InputError(f"RFG backend must be one of {', '.join(RFG_BACKENDS)}, got {backend!r}")
         if networks is not None:
-            self.nets = networks
             self.runner = _parts(networks, backend, threads)
         else:
-            path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-            load_rfg_weights(path) if not path.is_file() else None  # the one-line error for a missing file
-            self.nets, self.runner = _shared_runner(path, backend, threads)
+            self.runner = _shared_runner(_weights_path(weights), backend, threads)
         self.geometric = geometric or GeometricReenactor()
-        if self.geometric.crop_size != self.nets.config.size:
+        if self.geometric.crop_size != self.runner.crop_size:
             raise InputError(
-                f"RFG weights are for {self.nets.config.size}px crops, not {self.geometric.crop_size} "
-                f"(--size {self.nets.config.size}, or --generator geometric for other sizes)"
+                f"RFG weights are for {self.runner.crop_size}px crops, not {self.geometric.crop_size} "
+                f"(--size {self.runner.crop_size}, or --generator geometric for other sizes)"
             )
-        self.crop_size = self.nets.config.size
+        self.crop_size = self.runner.crop_size
         self.integrator = integrator
         self.reset_motion = reset_motion
         self._local: weakref.WeakKeyDictionary[RFGSourceState, LocalState] = weakref.WeakKeyDictionary()
+
+    @property
+    def nets(self) -> RFGNetworks:
+        """The torch networks (on onnxruntime loaded on first use: the cached graphs run without them)."""
+        return self.runner.nets
 
     @property
     def retargeter(self):
