@@ -140,6 +140,17 @@ class EditControls:
         return " ".join(parts)
 
 
+def controls_from_mapping(values: object) -> EditControls:
+    """``EditControls`` from a JSON object (the page's ``{"type": "edits", "controls": {...}}``): field names as
+    keys, missing ones at their defaults; anything else is an ``InputError`` (one line)."""
+    if not isinstance(values, dict):
+        raise InputError('"edits" needs a "controls" object')
+    unknown = sorted(set(values) - {f.name for f in fields(EditControls)})
+    if unknown:
+        raise InputError(f"unknown edit control(s) {', '.join(map(str, unknown))}")
+    return EditControls(**values)
+
+
 def apply_edits(
     source: np.ndarray,
     target: np.ndarray,

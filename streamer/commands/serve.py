@@ -8,7 +8,12 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``reenact serve``."""
-    from streamer.commands.convert import add_frame_path_argument, add_generator_arguments, add_retarget_arguments
+    from streamer.commands.convert import (
+        add_edit_arguments,
+        add_frame_path_argument,
+        add_generator_arguments,
+        add_retarget_arguments,
+    )
     from streamer.webrtc.server import default_max_streams
 
     p = sub.add_parser(
@@ -59,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_retarget_arguments(p)
     add_generator_arguments(p)
     add_frame_path_argument(p)
+    add_edit_arguments(p)  # where every stream starts; the page's sliders change them per stream
     p.set_defaults(func=_run_serve)
 
 
@@ -66,11 +72,12 @@ def _run_serve(args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
 
-    from streamer.commands.convert import check_generator_arguments, check_retarget_arguments
+    from streamer.commands.convert import check_generator_arguments, check_retarget_arguments, edit_controls
     from streamer.runtime import configure_threads
     from streamer.webrtc.run import build_server_config, serve_forever
 
     config = build_server_config(args)  # validates before anything heavy happens
+    edits = edit_controls(args)
     check_retarget_arguments(args)
     check_generator_arguments(args)
     live = dataclasses.replace(
@@ -80,6 +87,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         generator=args.generator,
         integrator=args.integrator,
         weights=args.weights,
+        edits=edits,
     )
     config = dataclasses.replace(config, live=live)
     configure_threads(None)

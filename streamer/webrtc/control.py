@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 
+from streamer.edit_controls import controls_from_mapping
 from streamer.errors import InputError
 from streamer.live.sources import SourceLibrary
-from streamer.live.stream import Control, Reanchor, SetPasteBack, SetSource
+from streamer.live.stream import Control, Reanchor, SetEdits, SetPasteBack, SetSource
 
 MAX_MESSAGE_BYTES = 4096
 
 
 def parse_control(message: str | bytes, library: SourceLibrary) -> Control:
-    """``{"type": "reanchor"}``, ``{"type": "paste_back", "value": bool}`` or ``{"type": "source", "id": str}``."""
+    """``{"type": "reanchor"}``, ``{"type": "paste_back", "value": bool}``, ``{"type": "source", "id": str}`` or
+    ``{"type": "edits", "controls": {"yaw": 10, ...}}`` (the page's sliders: every editing control, checked as
+    ``EditControls`` checks them; a missing one is at its default)."""
     if len(message) > MAX_MESSAGE_BYTES:
         raise InputError(f"control message over {MAX_MESSAGE_BYTES} bytes")
     try:
@@ -30,4 +33,6 @@ def parse_control(message: str | bytes, library: SourceLibrary) -> Control:
         if not isinstance(data.get("id"), str):
             raise InputError('"source" needs a string "id"')
         return SetSource(library.get(data["id"]))
+    if kind == "edits":
+        return SetEdits(controls_from_mapping(data.get("controls")))
     raise InputError(f"unknown control message type {kind!r}")

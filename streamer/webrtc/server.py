@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -129,6 +129,7 @@ class ReenactServer:
                 "maxStreams": self.config.max_streams,
                 "maxUploadBytes": self.config.live.max_upload_bytes,
                 "pasteBack": self.config.live.paste_back,
+                "edits": asdict(self.config.live.edits),  # where the page's sliders start
             }
         )
 
