@@ -152,3 +152,26 @@ def test_ctrl_c_leaves_no_output(tmp_path, monkeypatch):
     code = cli.main(["--debug", "edit", "--example", "--out", str(out), "--sweep", "yaw:0:10", "--seconds", "1", *FAST])
     assert code == 130 and len(drawn) == 3
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_takes_the_edits_as_flags_and_columns(tmp_path, capsys):
+    from streamer.batch.jobs import fingerprint, read_jobs_csv
+    from streamer.cli import build_parser
+    from streamer.edit_controls import EditControls
+    from streamer.errors import InputError
+    from streamer.examples import example_source_path
+
+    (tmp_path / "face.jpg").write_bytes(example_source_path().read_bytes())
+    (tmp_path / "d.mp4").write_bytes(b"parsing never opens it")
+    csv = tmp_path / "jobs.csv"
+    csv.write_text(
+        "source,driver,out,yaw,lips-open,motion_from\nface.jpg,d.mp4,a.mp4,10,0.4,pose\nface.jpg,d.mp4,b.mp4,,,\n"
+    )
+    args = build_parser().parse_args(["batch", str(csv), "--out-dir", str(tmp_path), "--smile", "0.5"])
+    a, b = (job.options for job in read_jobs_csv(csv, tmp_path / "out", args))
+    assert a.edits == EditControls(yaw=10, lips_open=0.4, smile=0.5, motion_from="pose")
+    assert b.edits == EditControls(smile=0.5)
+    assert fingerprint(a, {}) != fingerprint(b, {})  # edits decide the output: a changed edit re-runs the job
+    csv.write_text("source,driver,out,pitch\nface.jpg,d.mp4,a.mp4,40\n")
+    with pytest.raises(InputError, match="--pitch must be between"):
+        read_jobs_csv(csv, tmp_path / "out", args)
