@@ -191,3 +191,21 @@ class TestEditingRetargeter:
         assert retargeter.turn_limit is inner.turn_limit
         assert isinstance(second, FaceLandmarks) and second.visibility.shape == (68,)
         assert math.isfinite(float(second.points.sum()))
+
+
+class _FixedRetargeter:
+    """A retargeter without a turn limit of its own (as the IDSG): always the same target."""
+
+    def __init__(self, target: np.ndarray):
+        self.target = target
+
+    def retarget(self, source, driver_ref, driver):
+        return source.with_points(self.target)
+
+
+def test_a_retargeter_without_a_turn_limit_is_limited_once_with_the_offset(astronaut_face, src):
+    target = moved(src, yaw=30)  # past the knee, not limited by this retargeter
+    out = EditingRetargeter(_FixedRetargeter(target), EditControls(yaw=10)).retarget(
+        astronaut_face, astronaut_face, astronaut_face
+    )
+    assert pose_change(src, out.points)[0] == pytest.approx(float(soft_saturate(40.0)), abs=1.0)
