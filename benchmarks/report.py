@@ -113,6 +113,10 @@ def summary_table(result: dict, markdown: bool = False) -> str:
             lines.append(["warp", variant_text(v), *_timing_cells(row)])
     for row in rows_of(result, "end_to_end", "convert"):
         lines.append(["convert (end to end)", variant_text(_short(row["variant"])), *_timing_cells(row)])
+    for row in rows_of(result, "end_to_end", "startup"):  # whole runs of a fresh process: no fps
+        over = row["metrics"].get("over_bare_import_s")
+        setting = row["variant"]["phase"] + (f", {over:+.2f} s over bare imports" if over is not None else "")
+        lines.append(["startup", setting, *_timing_cells(row)[:2], "-"])
     streams = rows_of(result, "streams")
     if streams:
         real = [r["variant"]["streams"] for r in streams if r["metrics"]["real_time"]]
