@@ -127,7 +127,7 @@ class EditControls:
     @property
     def is_identity(self) -> bool:
         """Whether these controls change nothing."""
-        return self == EditControls()
+        return self == NO_EDITS
 
     def describe(self) -> str:
         """The controls that differ from the defaults, as flags (``"--yaw 20 --eyes-open 0"``; "" for none)."""
@@ -138,6 +138,10 @@ class EditControls:
                 shown = f"{value:g}" if isinstance(value, float) else str(value)
                 parts.append(f"{flag_name(f.name)} {shown}")
         return " ".join(parts)
+
+
+#: The controls that change nothing (every default).
+NO_EDITS = EditControls()
 
 
 def controls_from_mapping(values: object) -> EditControls:
