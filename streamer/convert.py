@@ -82,9 +82,9 @@ class ConvertOptions:
     integrator: str = DEFAULT_INTEGRATOR  #: RFG: "global" or "global-local"
     weights: Path | None = None  #: RFG safetensors (default: the shipped one)
     frame_path: str = "auto"  #: paste-back by OpenCV or by our kernels (``streamer.framepath``)
-
-
     edits: EditControls = EditControls()  #: head offsets, expression scale, eye/lip overrides (no change)
+
+
 @dataclass(frozen=True)
 class ConvertSummary:
     """What a conversion did."""
@@ -227,11 +227,11 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     """Run one conversion; raises ``InputError`` for bad input, leaves no partial output on failure."""
     check_paths(opts)
     retargeter = create_retargeter(opts.retarget, opts.motion, opts.size, opts.idsg_weights)
+    if not opts.edits.is_identity:
+        retargeter = with_edits(retargeter, opts.edits)  # after any retargeter (streamer.edit_controls)
     backend = create_warp_backend(opts.backend, opts.size, opts.threads)
     geometric = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
     runner = {"torch": "torch", "tensorrt": "tensorrt"}.get(backend.name, "onnxruntime")  # the RFG's graphs
-    if not opts.edits.is_identity:
-        retargeter = with_edits(retargeter, opts.edits)  # after any retargeter (streamer.edit_controls)
     reenactor = create_generator(opts.generator, geometric, opts.integrator, opts.weights, opts.threads, runner)
     configure_threads(opts.threads)  # again: the torch backend and the IDSG import torch only now
     frame_path = resolve_frame_path(opts.frame_path, backend.name)
