@@ -175,3 +175,17 @@ def test_batch_takes_the_edits_as_flags_and_columns(tmp_path, capsys):
     csv.write_text("source,driver,out,pitch\nface.jpg,d.mp4,a.mp4,40\n")
     with pytest.raises(InputError, match="--pitch must be between"):
         read_jobs_csv(csv, tmp_path / "out", args)
+
+
+def test_convert_applies_the_edits(example_driver, tmp_path, capsys):
+    """A guard on the wiring: the same driver frames with and without --lips-open differ in the mouth."""
+    outputs = {}
+    for name, flags in (("plain", ()), ("edited", ("--lips-open", "0.7"))):
+        out = tmp_path / f"{name}.mp4"
+        args = ("convert", "--driver", example_driver, "--example", "--out", out, "--max-seconds", "0.2", *flags)
+        code, _, err = main(capsys, *args, "--crop-only", "--generator", "geometric", "--reference", "causal")
+        assert code == 0, err
+        with av.open(str(out)) as clip:
+            outputs[name] = [f.to_ndarray(format="bgr24").astype(np.float32) for f in clip.decode(video=0)]
+    assert len(outputs["plain"]) == len(outputs["edited"]) > 0
+    assert all(np.abs(a - b).max() > 40 for a, b in zip(outputs["plain"], outputs["edited"], strict=True))
