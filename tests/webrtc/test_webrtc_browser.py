@@ -19,6 +19,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import os
 import re
 import sys
 import time
@@ -147,7 +148,11 @@ def check_call(call: dict, detector, local: str, remote: str) -> None:
     state = call["state"]
     print(f"\nreceive fps {call['fps']:.1f}; server {state['serverStats']}; pair {call['pair_text']}")
     assert not state["errors"], state["errors"]
-    assert call["fps"] >= MIN_FPS, f"{call['fps']:.1f} fps received (server: {state['serverStats']})"
+    load = os.getloadavg()[0]  # the reenactment runs on the CPU: other work on the machine lowers the rate
+    assert call["fps"] >= MIN_FPS, (
+        f"{call['fps']:.1f} fps received (server: {state['serverStats']}; "
+        f"1-min load average {load:.1f} on {os.cpu_count()} cores)"
+    )
     for i, image in enumerate(call["frames"]):
         assert image.std() > 10, f"grabbed frame {i} is blank"
         assert detector.detect(image), f"no face in grabbed frame {i}"
