@@ -132,7 +132,7 @@ async def make_call(page: Page) -> dict:
     errors from this call on)."""
     await page.evaluate("window.reenactState.errors.length = 0; document.getElementById('start').click()")
     await page.until("window.reenactState.framesDecoded > 10", 60, "reenacted frames")
-    await asyncio.sleep(1.0)  # past the first frames
+    await asyncio.sleep(2.0)  # past the first frames (the stream builds its tracker and source state)
     fps = await page.evaluate(RECEIVE_FPS_JS % int(FPS_WINDOW_S * 1000))
     frames = []
     for _ in range(GRABS):
