@@ -189,3 +189,10 @@ def test_convert_applies_the_edits(example_driver, tmp_path, capsys):
             outputs[name] = [f.to_ndarray(format="bgr24").astype(np.float32) for f in clip.decode(video=0)]
     assert len(outputs["plain"]) == len(outputs["edited"]) > 0
     assert all(np.abs(a - b).max() > 40 for a, b in zip(outputs["plain"], outputs["edited"], strict=True))
+
+
+@pytest.mark.parametrize("command", ["serve", "camera"])
+def test_live_commands_refuse_bad_edits_before_starting(capsys, command, tmp_path):
+    extra = ("--device", str(tmp_path / "never-opened.mp4")) if command == "camera" else ()
+    result = main(capsys, command, *extra, "--roll", "90")
+    assert_one_line_error_in_process(result, "--roll must be between -45 and 45 degrees, got 90")
