@@ -12,6 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from streamer.errors import InputError, NoFaceError
 from streamer.live.capture import CaptureSource, parse_device
 from streamer.live.config import LiveConfig
@@ -58,6 +61,17 @@ def output_size(source: PreparedSource, live: LiveConfig) -> tuple[int, int]:
     return w, h
 
 
+def captioned(image: np.ndarray, text: str) -> np.ndarray:
+    """``image`` with ``text`` written in its top-left corner (a copy; the image itself when ``text`` is empty):
+    the preview shows the editing controls in force, the virtual camera never does."""
+    if not text:
+        return image
+    out = image.copy()
+    for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):  # outlined: readable on any background
+        cv2.putText(out, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, width, cv2.LINE_AA)
+    return out
+
+
 def run_camera(
     opts: CameraOptions,
     sinks: Sequence[FrameSink] = (),
@@ -91,7 +105,7 @@ def run_camera(
             faces += int(result.face_found)
             for sink in sinks:
                 sink.send(result.image)
-            key = preview.show(result.image) if preview else None
+            key = preview.show(captioned(result.image, stream.edits.describe())) if preview else None
             if key == "r":
                 stream.apply(Reanchor())
             elif key == "q":

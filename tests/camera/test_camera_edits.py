@@ -89,9 +89,11 @@ def test_config_edits_start_the_stream(driver_frame):
 def test_preview_hotkeys_reach_the_stream(example_driver, monkeypatch):
     keys = iter(["d", "d", "d", "d", "b", None, "0"])
     applied: list = []
+    shown: list = []
 
     class FakePreview:
         def show(self, image):
+            shown.append(image)
             return next(keys, None)
 
         def close(self):
@@ -111,6 +113,7 @@ def test_preview_hotkeys_reach_the_stream(example_driver, monkeypatch):
     assert [e.yaw for e in edits[:4]] == [5.0, 10.0, 15.0, 20.0]
     assert edits[4] == EditControls(yaw=20, eyes_open=0.0)
     assert edits[5] == EditControls()
+    assert len(shown) == 8
 
 
 def test_camera_flags(example_driver, capsys):
@@ -120,3 +123,12 @@ def test_camera_flags(example_driver, capsys):
     args = ["camera", "--device", str(example_driver), "--frames", "3", "--generator", "geometric"]
     assert main([*args, "--yaw", "10", "--eyes-open", "0", "--motion-from", "pose", "--max-side", "320"]) == 0
     assert "camera: 3 frames" in capsys.readouterr().out
+
+
+def test_the_preview_shows_the_edits_in_force():
+    from streamer.live.camera import captioned
+
+    image = np.full((120, 200, 3), 90, np.uint8)
+    assert captioned(image, "") is image
+    shown = captioned(image, EditControls(yaw=10).describe())
+    assert np.abs(shown.astype(int) - image).max() > 100 and (image == 90).all()
