@@ -183,8 +183,9 @@ def test_convert_applies_the_edits(example_driver, tmp_path, capsys):
     for name, flags in (("plain", ()), ("edited", ("--lips-open", "0.7"))):
         out = tmp_path / f"{name}.mp4"
         args = ("convert", "--driver", example_driver, "--example", "--out", out, "--max-seconds", "0.2", *flags)
-        code, _, err = main(capsys, *args, "--crop-only", "--generator", "geometric", "--reference", "causal")
+        code, printed, err = main(capsys, *args, "--crop-only", "--generator", "geometric", "--reference", "causal")
         assert code == 0, err
+        assert ("edits --lips-open 0.7" in printed) == bool(flags), printed
         with av.open(str(out)) as clip:
             outputs[name] = [f.to_ndarray(format="bgr24").astype(np.float32) for f in clip.decode(video=0)]
     assert len(outputs["plain"]) == len(outputs["edited"]) > 0

@@ -366,7 +366,8 @@ def _run_convert(args: argparse.Namespace) -> int:
         if source is None or driver is None:
             raise InputError("give --source PHOTO and --driver VIDEO (or --example)")
         progress = not args.quiet and getattr(args, "stderr_is_tty", True)
-        summary = convert(convert_options(args, source, driver, args.out, progress, threads))
+        opts = convert_options(args, source, driver, args.out, progress, threads)
+        summary = convert(opts)
     print(
         f"wrote {summary.out}: {summary.frames} frames, face found in {summary.faces} "
         f"({summary.frames - summary.faces} without), {summary.fps:.1f} fps "
@@ -375,6 +376,7 @@ def _run_convert(args: argparse.Namespace) -> int:
         f"tracker {summary.tracker}"
         + (f", detector on {summary.duty_cycle:.0%} of frames" if summary.duty_cycle is not None else "")
         + (f", reference {summary.reference}" if summary.reference else "")
+        + (f", edits {opts.edits.describe()}" if not opts.edits.is_identity else "")
         + ")"
     )
     print(_audio_line(summary.audio, summary.av_offset))
