@@ -69,6 +69,12 @@ _SMILE_POINTS = (
 )
 
 
+def _shown(value: object, limit: int = 40) -> str:
+    """``value`` for a one-line message, cut to ``limit`` characters."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def flag_name(field_name: str) -> str:
     """The command-line flag of a control field (``expression_scale`` -> ``--expression-scale``)."""
     return "--" + field_name.replace("_", "-")
@@ -99,18 +105,23 @@ class EditControls:
             value = getattr(self, f.name)
             if f.name == "motion_from":
                 if value not in MOTION_FROM:
-                    raise InputError(f"--motion-from must be one of {', '.join(MOTION_FROM)}, got {value!r}")
+                    raise InputError(f"--motion-from must be one of {', '.join(MOTION_FROM)}, got {_shown(value)}")
                 continue
             if value is None and f.name in ("eyes_open", "lips_open"):
                 continue
             lo, hi, unit = RANGES[f.name]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InputError(f"{flag_name(f.name)} must be a number, got {value!r}")
-            if not math.isfinite(value) or not lo <= value <= hi:
+                raise InputError(f"{flag_name(f.name)} must be a number, got {_shown(value)}")
+            try:
+                number = float(value)
+            except OverflowError:  # an integer too large for a float (JSON allows it)
+                number = math.inf
+            if not math.isfinite(number) or not lo <= number <= hi:
                 raise InputError(
-                    f"{flag_name(f.name)} must be between {lo:g} and {hi:g}{' ' + unit if unit else ''}, got {value}"
+                    f"{flag_name(f.name)} must be between {lo:g} and {hi:g}{' ' + unit if unit else ''}, "
+                    f"got {_shown(value)}"
                 )
-            object.__setattr__(self, f.name, float(value))
+            object.__setattr__(self, f.name, number)
 
     def updated(self, **changes) -> EditControls:
         """A copy with ``changes`` (checked like the constructor); unknown names are an ``InputError``."""
@@ -151,7 +162,7 @@ def controls_from_mapping(values: object) -> EditControls:
         raise InputError('"edits" needs a "controls" object')
     unknown = sorted(set(values) - {f.name for f in fields(EditControls)})
     if unknown:
-        raise InputError(f"unknown edit control(s) {', '.join(map(str, unknown))}")
+        raise InputError(f"unknown edit control(s) {_shown(', '.join(map(str, unknown)), 80)}")
     return EditControls(**values)
 
 

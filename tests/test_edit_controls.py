@@ -63,13 +63,16 @@ class TestControls:
             ("yaw", "20"),
             ("yaw", True),
             ("motion_from", "face"),
+            ("yaw", 10**400),  # JSON allows integers no float holds
+            ("smile", "x" * 500),
+            ("motion_from", "y" * 500),
         ],
     )
     def test_bad_values_are_one_line_input_errors_naming_the_flag(self, name, value):
         with pytest.raises(InputError) as err:
             EditControls(**{name: value})
         message = str(err.value)
-        assert "\n" not in message
+        assert "\n" not in message and len(message) < 120
         assert "--" + name.replace("_", "-") in message
 
     def test_limits_are_allowed(self):
