@@ -123,6 +123,8 @@ class TestBadJobs:
         assert_one_line_error(*run_batch(capsys, csv, tmp_path, "--strip", "s.png"), "give it as a JOBS.csv column")
         assert_one_line_error(*run_batch(capsys, csv, tmp_path, "--workers", "0"), "--workers must be 1 or more")
         assert_one_line_error(*run_batch(capsys, inputs / "none.csv", tmp_path), "jobs not found")
+        code, err = run_batch(capsys, csv, tmp_path, "--ray-address", "127.0.0.1:1")  # nothing listens on port 1
+        assert_one_line_error(code, err, "cannot reach the Ray cluster at 127.0.0.1:1")
 
 
 def test_fingerprint_follows_options_and_input_bytes(inputs, tmp_path):
