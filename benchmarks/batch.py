@@ -39,6 +39,11 @@ DRIVERS = (
 #: On paper: how the same command scales past one machine (kept in the report, which --markdown rewrites).
 CLUSTER_NOTES = """## On a cluster (on paper: not run here)
 
+Joining was checked here against a one-machine cluster only (`ray start --head --port 6399` on 127.0.0.1,
+then `reenact batch jobs.csv --out-dir DIR --ray-address 127.0.0.1:6399`: 2 jobs ok on its 2 CPUs); no
+multi-node run. Ray 2.60 turns token authentication on for clusters started on one machine: a command that
+joins one needs the same token (Ray reads `RAY_AUTH_TOKEN`, or `~/.ray/auth_token`).
+
 - Jobs are independent, so throughput grows with the workers until the shared storage or the head's
   scheduling runs out: each worker converts whole jobs, and only the job (a few hundred bytes of options)
   and its result row travel through Ray, so the head's cost per job is the round trip above, small next to
