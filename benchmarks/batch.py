@@ -41,8 +41,10 @@ CLUSTER_NOTES = """## On a cluster (on paper: not run here)
 
 Joining was checked here against a one-machine cluster only (`ray start --head --port 6399` on 127.0.0.1,
 then `reenact batch jobs.csv --out-dir DIR --ray-address 127.0.0.1:6399`: 2 jobs ok on its 2 CPUs); no
-multi-node run. Ray 2.60 turns token authentication on for clusters started on one machine: a command that
-joins one needs the same token (Ray reads `RAY_AUTH_TOKEN`, or `~/.ray/auth_token`).
+multi-node run. Ray 2.60 turned token authentication on for that one-machine head, and joining it failed
+("Authentication token is missing or incorrect") until both sides ran with `RAY_AUTH_MODE=disabled`; on a
+real cluster, set the token up as Ray's token-authentication guide says (`RAY_AUTH_MODE=token` and the same
+token on every node and for this command).
 
 - Jobs are independent, so throughput grows with the workers until the shared storage or the head's
   scheduling runs out: each worker converts whole jobs, and only the job (a few hundred bytes of options)
