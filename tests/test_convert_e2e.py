@@ -76,6 +76,11 @@ def test_frames_rate_and_audio(converted):
         assert a.codec_context.name == da.codec_context.name == "aac"
         seconds = sum(float(p.duration * p.time_base) for p in c.demux(audio=0) if p.duration)
         assert seconds == pytest.approx(2.0, abs=0.15)  # cut at whole AAC packets (1024 samples)
+    # The summary's A/V offset (issue 16), within a frame, and what the output measures.
+    from streamer.media.probe import av_offset
+
+    assert "audio: aac (copied), A/V offset vs driver" in stdout
+    assert abs(av_offset(driver, out)) <= 0.04
 
 
 def test_output_follows_driver_yaw_and_mouth(converted):
