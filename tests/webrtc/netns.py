@@ -1,7 +1,8 @@
 """Network namespaces a test makes itself: a small LAN that no packet can leave.
 
 Two namespaces ("hosts") are joined by one veth pair and nothing else: each has its loopback and one
-LAN-like interface with a test-chosen address, no route outside, and the root namespace never sees the
+LAN-like interface with a test-chosen address, routes to that subnet and to multicast (mDNS) on it and
+none outside, and the root namespace never sees the
 pair (it is created inside the first namespace and moved into the second). Everything is deleted on
 exit, even after a failure; processes started in a namespace (``ip netns exec``) must be gone by then.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 #: The test LAN: a /24 of 10.0.0.0/8 that the namespaces alone know.
 SUBNET = "10.231.7"
+MULTICAST = "224.0.0.0/4"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ def lan(tag: str) -> Iterator[tuple[Host, Host]]:
         for host in hosts:
             _ip("-n", host.namespace, "addr", "add", f"{host.address}/24", "dev", host.interface)
             _ip("-n", host.namespace, "link", "set", host.interface, "up")
+            # multicast stays on the LAN as on a real one: browsers announce mDNS names, aioice asks for them
+            _ip("-n", host.namespace, "route", "add", MULTICAST, "dev", host.interface)
         yield hosts
     finally:
         for name in names:
@@ -78,6 +82,6 @@ def interfaces(host: Host) -> list[str]:
 
 
 def routes(host: Host) -> list[str]:
-    """The host's IPv4 routes: only its LAN's subnet, so a packet for anywhere else cannot even be sent."""
+    """The host's IPv4 routes: its LAN's subnet and multicast on it; a packet for anywhere else cannot even be sent."""
     out = subprocess.run(host.command("ip", "-4", "route", "show"), check=True, capture_output=True, text=True)
     return [line.split()[0] for line in out.stdout.splitlines()]

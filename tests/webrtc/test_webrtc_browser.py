@@ -6,7 +6,8 @@ the test makes (``netns``): a small LAN that no packet can leave. Scenarios:
 
 (a) one host with a LAN-like interface, the page at ``http://127.0.0.1:PORT/``, server defaults;
 (b) two hosts, the server with ``--host``, ``--token`` and ``--self-signed``, the page over HTTPS
-    (Chromium pins the printed key hash), plus the page's messages for a refused token and a full server;
+    (Chromium pins the printed key hash), plus the page's messages for a refused token and a full server,
+    and a browser that hides its own addresses (mDNS) connecting through peer-reflexive candidates;
 (c) the page's messages when ICE cannot connect and when the camera is refused.
 
 (a) and (b) must receive reenacted frames at >= ``MIN_FPS`` with the face in them. The screenshot of
@@ -120,6 +121,54 @@ GRAB_JS = """(() => {
 })()"""
 
 
+#: A call from a page that never asked for the camera, in a browser without the fake permission UI: the
+#: browser hides its addresses (mDNS names, or no host candidate at all where it cannot announce names),
+#: so only peer-reflexive candidates can connect it. A painted canvas is the video; hangs up at the end.
+HIDDEN_ADDRESS_CALL_JS = """(async () => {
+  const c = document.createElement('canvas');
+  c.width = 320; c.height = 240;
+  const g = c.getContext('2d');
+  const paint = setInterval(() => {
+    g.fillStyle = `hsl(${performance.now() % 360}, 60%, 50%)`;
+    g.fillRect(0, 0, 320, 240);
+  }, 40);
+  const stream = c.captureStream(25);
+  const peer = new RTCPeerConnection({iceServers: []});
+  stream.getTracks().forEach((t) => peer.addTrack(t, stream));
+  await peer.setLocalDescription(await peer.createOffer());
+  await new Promise((r) => {
+    const done = () => { if (peer.iceGatheringState === 'complete') r(); };
+    peer.onicegatheringstatechange = done;
+    done();
+  });
+  const auth = {Authorization: 'Bearer __TOKEN__'};
+  const resp = await fetch('offer', {method: 'POST', headers: {...auth, 'Content-Type': 'application/json'},
+    body: JSON.stringify({sdp: peer.localDescription.sdp, type: 'offer'})});
+  if (!resp.ok) return {error: await resp.text()};
+  await peer.setRemoteDescription(await resp.json());
+  const end = performance.now() + 15000;
+  while (peer.connectionState !== 'connected' && performance.now() < end) await new Promise((r) => setTimeout(r, 100));
+  const hosts = peer.localDescription.sdp.split('\\r\\n').filter((l) => l.startsWith('a=candidate:'))
+    .map((l) => l.split(' ')[4]);
+  const stats = await peer.getStats();
+  let local = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      local = stats.get(stats.get(s.selectedCandidatePairId).localCandidateId);
+    }
+  });
+  const state = peer.connectionState;
+  peer.close();
+  clearInterval(paint);
+  let sessions = -1;
+  for (let i = 0; i < 200 && sessions !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    sessions = Object.keys((await (await fetch('stats', {headers: auth})).json()).sessions).length;
+  }
+  return {hosts, state, localType: local && local.candidateType, sessions, waited: performance.now() - end + 15000};
+})()"""
+
+
 async def grab(page: Page) -> np.ndarray:
     data = await page.evaluate(GRAB_JS)
     assert data, "the remote video shows nothing"
@@ -168,7 +217,8 @@ def test_same_host_over_lan_interface(namespaces_ok, y4m, image_detector, astron
 
     async def scenario():
         with netns.lan("a") as (host, _):
-            assert netns.interfaces(host) == ["lan0", "lo"] and netns.routes(host) == [netns.SUBNET + ".0/24"]
+            assert netns.interfaces(host) == ["lan0", "lo"]
+            assert netns.routes(host) == [netns.SUBNET + ".0/24", netns.MULTICAST]
             async with reenact_serve(host, tmp_path / "serve.log") as (url, _), chromium(host.command(), y4m) as cdp:
                 assert url.startswith("http://127.0.0.1:")
                 page = await cdp.open_page(url + "/")
@@ -193,16 +243,21 @@ def test_same_host_over_lan_interface(namespaces_ok, y4m, image_detector, astron
 
 
 def test_lan_over_https_with_token(namespaces_ok, y4m, image_detector, tmp_path):
-    """(b) Server on one host (--host, --token, --self-signed, --max-streams 1), the browser on the other."""
+    """(b) Server on one host (--host, --token, --self-signed, --max-streams 1), the browser on the other; first a
+    browser that hides its addresses connects through peer-reflexive candidates."""
 
     async def scenario():
         with netns.lan("b") as (server, browser):
             assert netns.interfaces(server) == ["lan0", "lo"] and netns.interfaces(browser) == ["lan1", "lo"]
-            assert netns.routes(server) == netns.routes(browser) == [netns.SUBNET + ".0/24"]
+            assert netns.routes(server) == netns.routes(browser) == [netns.SUBNET + ".0/24", netns.MULTICAST]
             args = ("--host", server.address, "--token", TOKEN, "--self-signed", "--max-streams", "1")
             async with reenact_serve(server, tmp_path / "serve.log", *args) as (url, lines):
                 spki = re.search(r"SPKI\) SHA-256, base64: (\S+)", "\n".join(lines)).group(1)
                 pin = (f"--ignore-certificate-errors-spki-list={spki}",)
+                async with chromium(browser.command(), y4m, pin, grant=False) as cdp:
+                    page = await cdp.open_page(f"{url}/#token={TOKEN}")
+                    await page.until("document.readyState === 'complete'", 30)
+                    hidden = await page.evaluate(HIDDEN_ADDRESS_CALL_JS.replace("__TOKEN__", TOKEN))
                 async with chromium(browser.command(), y4m, pin) as cdp:
                     page = await cdp.open_page(url + "/")  # no token yet: the page says what to do
                     await page.until(PAGE_READY + " && window.reenactState.errors.length > 0", 30, "token message")
@@ -215,9 +270,13 @@ def test_lan_over_https_with_token(namespaces_ok, y4m, image_detector, tmp_path)
                     await second.evaluate("document.getElementById('start').click()")
                     await second.until("window.reenactState.errors.length > 0", 30, "busy message")
                     busy = await second.evaluate("document.getElementById('message').textContent")
-                    return url, lines, refused, call, secure, busy
+                    return url, lines, hidden, refused, call, secure, busy
 
-    url, lines, refused, call, secure, busy = asyncio.run(scenario())
+    url, lines, hidden, refused, call, secure, busy = asyncio.run(scenario())
+    print(f"\nbrowser hiding its address: {hidden}")
+    assert hidden["state"] == "connected" and hidden["localType"] == "prflx", hidden
+    assert all(host.endswith(".local") for host in hidden["hosts"]), hidden  # never its LAN address
+    assert hidden["sessions"] == 0, "the server kept the session after the browser hung up"
     assert url.startswith(f"https://{netns.SUBNET}.1:")
     assert re.search(r"fingerprint ([0-9A-F]{2}:){31}[0-9A-F]{2}", lines[1]), lines
     assert secure == "https: true"
