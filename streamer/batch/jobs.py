@@ -123,14 +123,14 @@ class JobReader:
             if key not in self._checked:  # loading RFG/IDSG weights takes seconds: once per option set
                 check_convert_options(ns)
                 self._checked.add(key)
-        except InputError as exc:
+            out_path = _resolve(self.out_dir, out)
+            opts = convert_options(ns, source, driver, out_path, progress=False, threads=resolve_threads(ns.threads))
+        except InputError as exc:  # convert_options checks the editing controls
             self.problems.append(f"row {row}: {exc}")
             return None
         for path in (source, driver, ns.weights, ns.idsg_weights):
             if path is not None and not path.is_file():
                 self.missing.append(str(path))
-        out_path = _resolve(self.out_dir, out)
-        opts = convert_options(ns, source, driver, out_path, progress=False, threads=resolve_threads(ns.threads))
         return Job(row, _label(out_path, self.out_dir), opts)
 
     def finish(self, jobs: list[Job], what: str) -> list[Job]:

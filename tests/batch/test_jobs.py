@@ -99,11 +99,12 @@ class TestBadJobs:
         assert_one_line_error(*run_batch(capsys, csv, tmp_path / "out"), "unknown column(s) speed")
         csv = write_csv(
             inputs,
-            "source,driver,out,size,generator,crop_only\n"
-            "face.jpg,d1.mp4,a.mp4,7,,\nface.jpg,d1.mp4,b.mp4,,painter,\nface.jpg,d1.mp4,c.mp4,,,maybe\n",
+            "source,driver,out,size,generator,crop_only,yaw\n"
+            "face.jpg,d1.mp4,a.mp4,7,,,\nface.jpg,d1.mp4,b.mp4,,painter,,\nface.jpg,d1.mp4,c.mp4,,,maybe,\n"
+            "face.jpg,d1.mp4,d.mp4,,,,400\n",
         )
         code, err = run_batch(capsys, csv, tmp_path / "out")
-        needles = ("row 1: --size must be between", "row 2:", "painter", "row 3: column crop_only")
+        needles = ("row 1: --size must be between", "row 2:", "painter", "row 3: column crop_only", "row 4:")
         assert_one_line_error(code, err, *needles)
 
     def test_empty_cells_duplicate_outputs_and_no_rows(self, inputs, tmp_path, capsys):
