@@ -169,7 +169,7 @@ def _idsg_identity(weights: Path | None):
 
 
 def _idsg_retarget(weights: Path | None):
-    """decoder(encoder(driver), identity): the per-frame half of the IDSG (``IDSGRetargeter``'s call)."""
+    """``IDSGGenerator.retarget(driver, identity)``: the per-frame half of the IDSG (``IDSGRetargeter``'s call)."""
     import torch
 
     gen = _idsg_generator(weights)
@@ -177,10 +177,10 @@ def _idsg_retarget(weights: Path | None):
     class Retarget(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.encoder, self.decoder = gen.encoder, gen.decoder
+            self.gen = gen
 
         def forward(self, driver: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-            return self.decoder(self.encoder(driver), identity)
+            return self.gen.retarget(driver, identity)
 
     return Retarget().eval()
 

@@ -7,11 +7,18 @@ source image as the driver moved relative to its reference frame:
 ``image_src <- crop(source)^-1 . crop(driver_ref) . crop(driver)^-1`` (the analytic absolute mode's
 placement), so head translation, scale and roll follow the driver, shape follows the source.
 Weights load with safetensors only.
+
+Before the first frame of each source, ``motion_response`` drives the network with that source's own
+face turned by +-``CHECK_TURN_DEG`` of yaw and with its mouth opened, and ``retarget`` refuses
+(``InputError``) weights whose output does not follow (gain below ``MIN_GAIN``) or bends the face's
+own eyes, nose or mouth out of shape (``MAX_SHAPE_ERROR``): such weights draw a torn face (the weights
+shipped on 2026-11-22 did both; see streamer/models/weights/IDSG.md).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +28,8 @@ from safetensors.torch import load_file
 
 from streamer.alignment import crop_transform, transform_scale
 from streamer.errors import InputError
-from streamer.geometry import invert_affine
-from streamer.landmarks import FaceLandmarks
+from streamer.geometry import invert_affine, umeyama
+from streamer.landmarks import REGIONS, FaceLandmarks, interocular
 from streamer.models.idsg import (
     IDSGConfig,
     IDSGGenerator,
@@ -30,9 +37,103 @@ from streamer.models.idsg import (
     identity_shape,
     normalise_crop_points,
 )
-from streamer.pose import visibility_from_landmarks
+from streamer.pose import head_axes, visibility_from_landmarks
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "models" / "weights" / "idsg.safetensors"
+
+#: Yaw (degrees) of the synthetic turns ``motion_response`` drives the network with.
+CHECK_TURN_DEG = 15.0
+#: Lower-lip drop (interocular distances) of the synthetic mouth opening.
+CHECK_MOUTH_OPEN = 0.25
+#: Least output/driver gain of yaw and of mouth opening that counts as following the driver.
+MIN_GAIN = 0.5
+#: Most RMS distance (interocular distances) between an eye's, the nose's or the mouth's shape in the
+#: output and in the driver, after a similarity fit of that region alone, when the driver is the source
+#: itself (turned or with its mouth opened): a good generator then has nothing to change. Measured on
+#: 3-5 faces (2026-12-07): 0.001-0.002 for a generator that passes the driver through, 0.018-0.034 for
+#: the shipped weights (renders in shape), 0.055-0.14 for weights whose renders show displaced eyes and
+#: torn lips (among them the 2026-11-22 weights).
+MAX_SHAPE_ERROR = 0.04
+#: Regions ``shape_error`` checks.
+_SHAPE_REGIONS = ("left_eye", "right_eye", "nose", "mouth")
+#: (upper, lower) inner-lip pairs whose distance is the mouth opening.
+_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+#: Lower-lip points the synthetic opening moves.
+_LOWER_LIP = np.array([55, 56, 57, 58, 59, 65, 66, 67])
+
+
+@dataclass(frozen=True)
+class MotionResponse:
+    """How the IDSG's output follows synthetic driver motion on one face (``motion_response``)."""
+
+    yaw_gain: float  #: output yaw change / driver yaw change (2D nose offset; 1 = follows, <= 0 = frozen or mirrored)
+    mouth_gain: float  #: output mouth-opening change / driver's
+    shape_error: float  #: worst ``shape_error`` (interocular distances) over the synthetic drivers
+
+    @property
+    def follows(self) -> bool:
+        """Whether the output follows the driver and keeps the face's features in shape."""
+        return self.yaw_gain >= MIN_GAIN and self.mouth_gain >= MIN_GAIN and self.shape_error <= MAX_SHAPE_ERROR
+
+    def describe(self) -> str:
+        """One line with the three numbers and the limits."""
+        return (
+            f"yaw gain {self.yaw_gain:.2f} and mouth gain {self.mouth_gain:.2f} (need >= {MIN_GAIN}), "
+            f"eye/nose/mouth shape error {self.shape_error:.3f} interocular (need <= {MAX_SHAPE_ERROR})"
+        )
+
+
+def yaw_offset(points: np.ndarray) -> float:
+    """2D yaw measure: the nose tip's offset from the jaw ends' midpoint along the eye line, / jaw width.
+
+    Image-plane only (what a viewer, or dlib, sees); it grows as the face turns to image right.
+    """
+    p = np.asarray(points, np.float64)[:, :2]
+    eye_line = p[45] - p[36]
+    eye_line /= np.linalg.norm(eye_line) + 1e-12
+    return float(((p[30] - (p[0] + p[16]) / 2) @ eye_line) / (abs((p[16] - p[0]) @ eye_line) + 1e-9))
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Inner-lip opening / interocular distance, in the image plane."""
+    p = np.asarray(points, np.float64)
+    gap = np.mean([np.linalg.norm(p[b, :2] - p[a, :2]) for a, b in _LIP_PAIRS])
+    return float(gap / (interocular(p) + 1e-9))
+
+
+def shape_error(output: np.ndarray, driver: np.ndarray) -> float:
+    """Worst RMS distance, over both eyes, the nose and the mouth, between a region of ``output`` fitted onto
+    the same region of ``driver`` by a similarity (``streamer.geometry.umeyama``), / the driver's interocular."""
+    iod = interocular(driver) + 1e-9
+    worst = 0.0
+    for name in _SHAPE_REGIONS:
+        idx = REGIONS[name]
+        a, b = np.asarray(output, np.float64)[idx, :2], np.asarray(driver, np.float64)[idx, :2]
+        scale, rot, shift = umeyama(a, b)
+        fit = scale * a @ rot.T + shift
+        worst = max(worst, float(np.sqrt(((fit - b) ** 2).sum(axis=1).mean()) / iod))
+    return worst
+
+
+def turned(points: np.ndarray, degrees: float) -> np.ndarray:
+    """(68, 3) points turned by ``degrees`` of yaw about the head's own vertical axis, through their centroid.
+
+    Positive turns the face to image right, the sign of ``streamer.pose.head_pose``'s yaw.
+    """
+    p = np.asarray(points, np.float64)
+    axis = head_axes(p)[:, 1]
+    k = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    a = -np.radians(degrees)  # the head's y axis points down: a positive right-hand turn about it goes left
+    rot = np.eye(3) + np.sin(a) * k + (1.0 - np.cos(a)) * (k @ k)  # Rodrigues
+    centre = p.mean(axis=0)
+    return (p - centre) @ rot.T + centre
+
+
+def mouth_opened(points: np.ndarray, amount: float = CHECK_MOUTH_OPEN) -> np.ndarray:
+    """(68, 3) points with the lower lip dropped by ``amount`` interocular distances along the head's down axis."""
+    p = np.asarray(points, np.float64).copy()
+    p[_LOWER_LIP] += amount * interocular(p) * head_axes(p)[:, 1]
+    return p
 
 
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -57,25 +158,77 @@ def load_idsg(path: str | Path = DEFAULT_WEIGHTS) -> tuple[IDSGGenerator, int]:
     return gen, int(meta.get("size", 256))
 
 
-class IDSGRetargeter:
-    """Target landmarks in the source's image coordinates for a driver frame, from the IDSG."""
+@torch.no_grad()
+def _generate(
+    generator: IDSGGenerator, identity: torch.Tensor, drivers: list[np.ndarray], size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(driver crop points, generated crop points), each (N, 68, 3), for N (68, 3) driver image points."""
+    faces = [FaceLandmarks(d.astype(np.float32), np.ones(len(d), np.float32)) for d in drivers]
+    crops = np.stack([f.transformed(crop_transform(f, size)).points for f in faces])
+    device = next(generator.parameters()).device
+    x = torch.from_numpy(normalise_crop_points(crops, size).reshape(len(crops), -1)).to(device)
+    out = generator.retarget(x, identity.expand(len(crops), -1)).float()
+    return crops, denormalise_crop_points(out.reshape(-1, 68, 3).cpu().numpy(), size, crops[..., 2].mean(axis=1))
 
-    def __init__(self, weights: str | Path = DEFAULT_WEIGHTS, device: str = "cpu"):
+
+@torch.no_grad()
+def encode_identity(generator: IDSGGenerator, source: FaceLandmarks, size: int = 256) -> torch.Tensor:
+    """(1, identity_dim) identity code of a face given in image (or any) coordinates."""
+    norm = normalise_crop_points(source.transformed(crop_transform(source, size)).points, size)
+    device = next(generator.parameters()).device
+    return generator.identity(torch.from_numpy(identity_shape(norm).reshape(1, -1)).to(device))
+
+
+def motion_response(generator: IDSGGenerator, source: FaceLandmarks, size: int = 256) -> MotionResponse:
+    """How the output follows ``source``'s own face turned by +-``CHECK_TURN_DEG`` and with its mouth opened.
+
+    Each gain is the output's change over the driver's change, both measured in the driver crop's
+    image plane (``yaw_offset``, ``mouth_opening``). The driver is the source's own face, so a generator
+    that keeps identity has no feature to reshape: ``shape_error`` is the worst of the four drivers.
+    """
+    pts = source.points.astype(np.float64)
+    drivers = [pts, turned(pts, -CHECK_TURN_DEG), turned(pts, CHECK_TURN_DEG), mouth_opened(pts)]
+    crops, outs = _generate(generator, encode_identity(generator, source, size), drivers, size)
+
+    def gain(measure, a: int, b: int) -> float:
+        return (measure(outs[b]) - measure(outs[a])) / (measure(crops[b]) - measure(crops[a]))
+
+    worst_shape = max(shape_error(o, c) for o, c in zip(outs, crops, strict=True))
+    return MotionResponse(gain(yaw_offset, 1, 2), gain(mouth_opening, 0, 3), worst_shape)
+
+
+class IDSGRetargeter:
+    """Target landmarks in the source's image coordinates for a driver frame, from the IDSG.
+
+    ``check=False`` skips the per-source ``motion_response`` check (for measuring broken weights).
+    """
+
+    def __init__(self, weights: str | Path = DEFAULT_WEIGHTS, device: str = "cpu", check: bool = True):
+        self.weights = Path(weights)
         self.generator, self.crop_size = load_idsg(weights)
         self.device = torch.device(device)
         self.generator.to(self.device)
+        self.check = check
         self._identity_key: bytes | None = None
         self._identity: torch.Tensor | None = None
 
-    def _identity_code(self, source: FaceLandmarks, src_affine: np.ndarray) -> torch.Tensor:
+    def _identity_code(self, source: FaceLandmarks) -> torch.Tensor:
+        """The source's identity code, computed (and, with ``check``, the weights checked) once per source."""
         key = source.points.tobytes()
-        if key != self._identity_key or self._identity is None:  # a source is prepared once, then reused
-            norm = normalise_crop_points(source.transformed(src_affine).points, self.crop_size)
-            shape = torch.from_numpy(identity_shape(norm).reshape(1, -1)).to(self.device)
-            with torch.no_grad():
-                self._identity = self.generator.identity(shape)
-            self._identity_key = key
+        if key != self._identity_key or self._identity is None:
+            if self.check:
+                response = self.motion_response(source)
+                if not response.follows:
+                    raise InputError(
+                        f"IDSG weights {self.weights.name} do not follow the driver on this face "
+                        f"({response.describe()}): they would draw a torn face; use --retarget analytic or retrain"
+                    )
+            self._identity, self._identity_key = encode_identity(self.generator, source, self.crop_size), key
         return self._identity
+
+    def motion_response(self, source: FaceLandmarks) -> MotionResponse:
+        """``motion_response`` of these weights on ``source``."""
+        return motion_response(self.generator, source, self.crop_size)
 
     @torch.no_grad()
     def generate_crop(self, source: FaceLandmarks, driver: FaceLandmarks) -> tuple[np.ndarray, np.ndarray]:
@@ -84,12 +237,15 @@ class IDSGRetargeter:
         drv_affine = crop_transform(driver, size)
         drv_crop = driver.transformed(drv_affine).points
         x = torch.from_numpy(normalise_crop_points(drv_crop, size).reshape(1, -1)).to(self.device)
-        identity = self._identity_code(source, crop_transform(source, size))
-        out = self.generator.decoder(self.generator.encoder(x), identity).reshape(68, 3).cpu().numpy()
+        identity = self._identity_code(source)
+        out = self.generator.retarget(x, identity).reshape(68, 3).cpu().numpy()
         return denormalise_crop_points(out, size, float(drv_crop[:, 2].mean())), drv_affine
 
     def retarget(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
-        """Target landmarks in the source's coordinates for this driver frame."""
+        """Target landmarks in the source's coordinates for this driver frame.
+
+        Raises ``InputError`` (once per source) when the weights fail ``motion_response`` on it.
+        """
         crop_pts, drv_affine = self.generate_crop(source, driver)
         src_affine = crop_transform(source, self.crop_size)
         place = _compose(

@@ -40,6 +40,11 @@ class IDSGConfig:
     identity_hidden: int = 128  #: width of the identity encoder
     identity_layers: int = 3  #: fully connected layers of the identity encoder
     slope: float = 0.2  #: leaky ReLU negative slope
+    #: R_l outputs a correction added to the driver's landmarks instead of the landmarks themselves. In
+    #: the alignment crop a face's pose and expression move its points by a few pixels while faces differ
+    #: by more, so a direct R_l fits each identity's mean face first and can settle there, ignoring the
+    #: driver (the weights shipped until 2026-12-07 did); with the skip, following the driver is the start.
+    residual: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> IDSGConfig:
@@ -107,7 +112,12 @@ class IDSGGenerator(nn.Module):
 
     def forward(self, driver: torch.Tensor, source_shape: torch.Tensor) -> torch.Tensor:
         """(B, 204) normalised driver landmarks, (B, 204) source shape -> (B, 204) normalised target."""
-        return self.decoder(self.encoder(driver), self.identity(source_shape))
+        return self.retarget(driver, self.identity(source_shape))
+
+    def retarget(self, driver: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        """(B, 204) normalised driver landmarks, (B, identity_dim) identity code -> (B, 204) normalised target."""
+        out = self.decoder(self.encoder(driver), identity)
+        return out + driver if self.cfg.residual else out
 
 
 class LandmarkCritic(nn.Module):

@@ -91,3 +91,41 @@ class TestOthers:
         value = L.localization_loss(gen, torch.zeros(2, 68, 3), torch.tensor([True, False]))
         assert value.item() == pytest.approx(1.0)
         assert L.localization_loss(gen, gen, torch.tensor([False, False])).item() == 0.0
+
+
+class TestCollapseFixes:
+    """What keeps the IDSG from drawing the source video's mean face whatever the driver does."""
+
+    def test_pose_free_shape_ignores_pose_scale_and_position(self, astronaut_face):
+        from streamer.retarget_idsg import turned
+
+        pts = astronaut_face.points.astype("float64")
+        moved = 1.7 * turned(pts, 25.0) + (30.0, -12.0, 4.0)
+        shapes = L.pose_free_shape(torch.tensor([pts, moved]))
+        torch.testing.assert_close(shapes[0], shapes[1], atol=1e-4, rtol=0)
+        assert shapes[0].pow(2).sum(dim=-1).mean().item() == pytest.approx(1.0, abs=1e-5)
+
+    def test_residual_generator_starts_from_the_driver(self):
+        from streamer.models.idsg import FLAT, IDSGConfig, IDSGGenerator
+
+        gen = IDSGGenerator(IDSGConfig(residual=True))
+        with torch.no_grad():
+            gen.decoder.net[-1].weight.zero_()
+            gen.decoder.net[-1].bias.zero_()
+        driver = torch.randn(3, FLAT)
+        torch.testing.assert_close(gen(driver, torch.randn(3, FLAT)), driver)
+
+    def test_action_loss_reaches_the_output_not_the_encoder(self, synthetic_dataset):
+        from training.config import load_config
+        from training.dataset import LandmarkDataset
+        from training.distributed import DistInfo
+        from training.idsg.task import IDSGTask
+
+        small = ["model.hidden=32", "model.action_dim=8", "model.identity_dim=8", "model.identity_hidden=16"]
+        task = IDSGTask(
+            load_config("idsg", small), LandmarkDataset(synthetic_dataset), DistInfo(0, 1, 0, torch.device("cpu"))
+        )
+        fake = torch.randn(4, 204, requires_grad=True)
+        L.action_loss(task._action_code(fake), torch.zeros(4, 8)).backward()
+        assert fake.grad is not None and fake.grad.abs().sum() > 0
+        assert all(p.grad is None for p in task.gen.encoder.parameters())

@@ -49,6 +49,8 @@ def test_idsg_smoke_five_steps(synthetic_dataset, tmp_path):
     names = {r["name"] for r in rows if r["split"] == "train"}
     assert {"loss", "g_adv", "g_vls", "g_action", "g_cls", "g_loc", "samples_per_s"} <= names
     assert any(r["split"] == "val" and r["name"] == "ace" for r in rows)
+    # ACE alone did not show weights that ignore the driver; the runtime check's numbers are logged too
+    assert {"yaw_gain", "mouth_gain", "shape_error", "passes_check"} <= {r["name"] for r in rows if r["split"] == "val"}
     assert all(torch.isfinite(t).all() for t in _weights(tmp_path / "run").values())
 
 

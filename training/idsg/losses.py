@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from streamer.landmarks import REGIONS
+from streamer.landmarks import NOSE_BASE, REGIONS
 
 #: Region order of ``IDSGLossConfig.margins``.
 VLS_REGIONS = ("left_eye", "right_eye", "nose", "mouth", "contour")
@@ -28,6 +28,14 @@ class IDSGLossConfig:
     loc: float = 0.5  #: localisation on self-reenactment pairs (eq. 6)
     margins: tuple[float, ...] = (0.05, 0.05, 0.1, 0.05, 0.2)  #: per region of ``VLS_REGIONS``
     visible: float = 0.5  #: a source point counts as visible above this visibility
+    #: Whether L_a's gradient also trains E_l (the paper's form). E_l can then zero L_a by mapping every
+    #: face to one code, after which R_l ignores the driver: that is how the weights shipped until
+    #: 2026-12-07 collapsed (output pose followed the source, yaw gain about 0).
+    action_trains_encoder: bool = False
+    #: Whether C_l sees pose-free shapes (``pose_free_shape``) rather than the landmarks as they are. With
+    #: one or two videos per identity, head pose and expression tell the identities apart as well as face
+    #: shape does, and L_c then pulls the output towards the source video's pose instead of the driver's.
+    cls_pose_free: bool = True
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -68,6 +76,24 @@ def visible_local_shape_loss(
         d = region_shape_distance(gen[:, idx, :2], src[:, idx, :2], mask[:, idx])
         total = total + F.relu(d - margin)
     return total.mean()
+
+
+def pose_free_shape(points: torch.Tensor) -> torch.Tensor:
+    """(B, 68, 3) -> (B, 68, 3): centred, rotated into the head's frame, unit RMS size (differentiable).
+
+    The head frame of ``streamer.pose.head_axes`` (x along the eye line and jaw ends, y from the eye
+    line to the nose base), without its constant nose-line tilt, which a classifier does not need.
+    """
+    p = points.float()
+    ax = (p[:, 45] - p[:, 36]) + (p[:, 16] - p[:, 0])
+    ax = ax / (ax.norm(dim=-1, keepdim=True) + 1e-9)
+    idx = torch.as_tensor(NOSE_BASE, device=p.device)
+    down = p[:, idx].mean(dim=1) - p[:, [36, 39, 42, 45]].mean(dim=1)
+    ay = down - (down * ax).sum(dim=-1, keepdim=True) * ax
+    ay = ay / (ay.norm(dim=-1, keepdim=True) + 1e-9)
+    rot = torch.stack([ax, ay, torch.linalg.cross(ax, ay)], dim=-1)  # columns: head x, y, z
+    local = (p - p.mean(dim=1, keepdim=True)) @ rot
+    return local / (local.pow(2).sum(dim=-1).mean(dim=-1).sqrt()[:, None, None] + 1e-9)
 
 
 def action_loss(code_generated: torch.Tensor, code_driver: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from streamer.landmarks import FaceLandmarks
 from streamer.models.idsg import IDSGConfig, IDSGGenerator, LandmarkCritic, identity_shape, normalise_crop_points
+from streamer.retarget_idsg import motion_response
 from training.config import RunConfig
 from training.dataset import LandmarkDataset
 from training.distributed import DistInfo
@@ -28,6 +30,8 @@ from training.samplers import (
 
 #: Yaw difference (degrees) that counts as a large-pose pair (the paper's threshold).
 LARGE_POSE_DEG = 45.0
+#: Held-out source faces ``validate`` measures the motion gains on.
+GAIN_FACES = 40
 
 
 class LandmarkTable:
@@ -120,7 +124,7 @@ class IDSGTask:
         with ctx.autocast():
             fake = self.gen(drv, src_shape).float()
             loss_d = L.discriminator_loss(self.disc(drv).float(), self.disc(fake.detach()).float())
-            loss_cr = L.class_loss(self.cls(drv).float(), b["drv_id"])
+            loss_cr = L.class_loss(self._classify(drv), b["drv_id"])
         self.opt_d.zero_grad(set_to_none=True)
         (w.adv * loss_d + w.cls * loss_cr).backward()
         ctx.sync(self.disc)
@@ -131,9 +135,9 @@ class IDSGTask:
             fake3 = fake.reshape(n, 68, 3)
             terms = {
                 "adv": L.generator_adv_loss(self.disc(fake).float()),
-                "cls": L.class_loss(self.cls(fake).float(), b["src_id"]),
+                "cls": L.class_loss(self._classify(fake), b["src_id"]),
                 "vls": L.visible_local_shape_loss(fake3, b["src"], b["src_vis"], w.margins, w.visible),
-                "action": L.action_loss(self.gen.encoder(fake).float(), self.gen.encoder(drv).float()),
+                "action": L.action_loss(self._action_code(fake), self.gen.encoder(drv).float()),
                 "loc": L.localization_loss(fake3, b["drv"], b["self"]),
             }
             total = sum(getattr(w, k) * v for k, v in terms.items())
@@ -144,6 +148,20 @@ class IDSGTask:
         out = {f"g_{k}": float(v.detach()) for k, v in terms.items()}
         out.update(loss=float(total.detach()), d_adv=float(loss_d.detach()), d_cls=float(loss_cr.detach()))
         return out
+
+    def _classify(self, points: torch.Tensor) -> torch.Tensor:
+        """C_l's logits for (B, 204) landmarks, on their pose-free shape with ``cls_pose_free``."""
+        if self.loss_cfg.cls_pose_free:
+            points = L.pose_free_shape(points.reshape(len(points), 68, 3)).reshape(len(points), -1)
+        return self.cls(points).float()
+
+    def _action_code(self, fake: torch.Tensor) -> torch.Tensor:
+        """E_l(fake) for the action loss; with ``action_trains_encoder`` off, E_l's weights get no gradient
+        from it (gradient still reaches the generated landmarks), so E_l cannot satisfy it by collapsing."""
+        if self.loss_cfg.action_trains_encoder:
+            return self.gen.encoder(fake).float()
+        frozen = {k: v.detach() for k, v in self.gen.encoder.named_parameters()}
+        return torch.func.functional_call(self.gen.encoder, frozen, (fake,)).float()
 
     @torch.no_grad()
     def generate(self, pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
@@ -165,11 +183,32 @@ class IDSGTask:
             - self.table.gather(self.table.yaw, p.driver_video, p.driver_frame)
         )
         top = dyaw >= np.quantile(dyaw, 0.9)
+        gains = self.motion_gains()
         return {
             "ace": float(err.mean()),
             "ace_top_decile_yaw": float(err[top].mean()),
             "large_pose_pairs": float((dyaw > LARGE_POSE_DEG).sum()),
+            "yaw_gain": float(np.median(gains[:, 0])),
+            "mouth_gain": float(np.median(gains[:, 1])),
+            "shape_error": float(np.median(gains[:, 2])),
+            "passes_check": float(np.mean(gains[:, 3])),
         }
+
+    def motion_gains(self) -> np.ndarray:
+        """(F, 4) yaw gain, mouth gain, shape error and 1/0 for passing the runtime check
+        (``streamer.retarget_idsg.motion_response``) on up to ``GAIN_FACES`` held-out source frames: ACE
+        alone does not show a generator that ignores the driver (one that draws the source video's mean
+        face scores about 1.5-2 px in the crop), nor one that tears the eyes and lips."""
+        p = self.val_pairs
+        step = max(1, len(p) // GAIN_FACES)
+        self.gen.eval()
+        out = []
+        for v, f in zip(p.source_video[::step], p.source_frame[::step], strict=True):
+            video = self.dataset.videos[v]
+            r = motion_response(self.gen, FaceLandmarks(video.image_points[f], video.visibility[f]), self.table.size)
+            out.append((r.yaw_gain, r.mouth_gain, r.shape_error, float(r.follows)))
+        self.gen.train()
+        return np.asarray(out)
 
     def export(self, path: Path) -> None:
         """The generator alone, for ``streamer.retarget_idsg`` (safetensors, config in the metadata)."""
