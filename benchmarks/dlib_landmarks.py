@@ -1,0 +1,102 @@
+"""dlib's 68 points on video frames, as an outside judge of head turn and mouth (``pip install '.[quality]'``).
+
+The product tracks faces with MediaPipe; judging its output with the same detector would share its
+blind spots, so the mode guard (``tests/test_mode_guard.py``) and the IDSG measurements use dlib's
+HOG face detector and 68-point shape predictor (``shape_predictor_68_face_landmarks.dat``, shipped in
+``face-recognition-models``; no download at run time). dlib's points follow the iBUG 68 layout, the
+layout of ``streamer.landmarks``, so the image-plane measures of ``streamer.retarget_idsg`` apply:
+``yaw_offset`` (nose tip against the jaw ends, grows as the face turns to image right) and
+``mouth_opening`` (inner lips / interocular distance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.quality_identity import INSTALL_HINT, _models_dir
+from streamer.retarget_idsg import mouth_opening, yaw_offset
+
+SHAPE_68_MODEL = "shape_predictor_68_face_landmarks.dat"
+
+
+def dlib_68_status() -> tuple[bool, str]:
+    """(available, why not) for dlib's detector and 68-point predictor, without loading them."""
+    import importlib.util
+
+    if importlib.util.find_spec("dlib") is None:
+        return False, f"dlib is not installed; {INSTALL_HINT}"
+    models = _models_dir()
+    if models is None:
+        return False, f"face-recognition-models is not installed; {INSTALL_HINT}"
+    if not (models / SHAPE_68_MODEL).is_file():
+        return False, f"{SHAPE_68_MODEL} missing from {models}"
+    return True, ""
+
+
+class Dlib68:
+    """dlib's HOG face detector + 68-point predictor on BGR frames (the largest face of each frame)."""
+
+    def __init__(self, upsample: int = 1) -> None:
+        ok, why = dlib_68_status()
+        if not ok:
+            raise RuntimeError(why)
+        import dlib
+
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(str(Path(_models_dir()) / SHAPE_68_MODEL))
+        self._upsample = upsample
+
+    def points(self, image_bgr: np.ndarray) -> np.ndarray | None:
+        """(68, 2) points of the largest face, or None when dlib finds no face."""
+        rgb = np.ascontiguousarray(image_bgr[..., ::-1])
+        boxes = self._detector(rgb, self._upsample)
+        if not boxes:
+            return None
+        box = max(boxes, key=lambda b: b.width() * b.height())
+        shape = self._predictor(rgb, box)
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """Per-frame dlib measures of a clip; NaN where dlib found no face."""
+
+    yaw: np.ndarray  #: ``yaw_offset`` per frame
+    mouth: np.ndarray  #: ``mouth_opening`` per frame
+
+    @property
+    def found(self) -> float:
+        """Share of frames with a face."""
+        return float(np.isfinite(self.yaw).mean()) if len(self.yaw) else 0.0
+
+
+def measure_frames(judge: Dlib68, frames) -> FaceTrack:
+    """dlib's yaw and mouth measures on each BGR frame of an iterable."""
+    yaw, mouth = [], []
+    for frame in frames:
+        pts = judge.points(frame)
+        yaw.append(np.nan if pts is None else yaw_offset(pts))
+        mouth.append(np.nan if pts is None else mouth_opening(pts))
+    return FaceTrack(np.asarray(yaw), np.asarray(mouth))
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r over the frames where both are finite (NaN with fewer than 3 such frames or no spread)."""
+    both = np.isfinite(a) & np.isfinite(b)
+    if both.sum() < 3 or np.std(a[both]) == 0 or np.std(b[both]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[both], b[both])[0, 1])
+
+
+def read_frames(path: str | Path, max_frames: int | None = None):
+    """BGR frames of a video file (PyAV), at most ``max_frames``."""
+    import av
+
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if max_frames is not None and i >= max_frames:
+                break
+            yield frame.to_ndarray(format="bgr24")
