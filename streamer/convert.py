@@ -252,6 +252,7 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         reference = _choose_reference(opts, selector)
         renderer = create_device_renderer(reenactor, threads=opts.threads) if frame_path == "kernels" else None
         if renderer is not None:
+            cleanup.callback(renderer.close)  # frees the device's stream and buffers on this, its own thread
             frame_path = f"kernels ({renderer.device.name})"
         pipeline = ReenactmentPipeline(
             prepared, tracker, reenactor, compositor, opts.paste_back, selector, renderer=renderer

@@ -122,8 +122,11 @@ class LiveStream:
         return self.pipeline.process(frame_bgr)
 
     def close(self) -> None:
-        """Release the tracker's detector."""
+        """Release the tracker's detector and the kernel path's device (call on the stream's own thread)."""
         if self._tracker is not None:
             self._tracker.close()
             self._tracker = None
+        renderer, self._renderer = getattr(self, "_renderer", None), None
+        if renderer is not None:
+            renderer.close()
         self._pipeline = None
