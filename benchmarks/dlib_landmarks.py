@@ -100,3 +100,28 @@ def read_frames(path: str | Path, max_frames: int | None = None):
             if max_frames is not None and i >= max_frames:
                 break
             yield frame.to_ndarray(format="bgr24")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.dlib_landmarks --driver CLIP OUT.mp4 [...]``: each output against the driver."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="dlib yaw/mouth correlation of reenacted videos with their driver")
+    p.add_argument("--driver", type=Path, required=True)
+    p.add_argument("outputs", type=Path, nargs="+")
+    args = p.parse_args(argv)
+    judge = Dlib68(upsample=0)
+    tracks = {out: measure_frames(judge, read_frames(out)) for out in args.outputs}
+    n = max(len(t.yaw) for t in tracks.values())
+    driver = measure_frames(judge, read_frames(args.driver, n))
+    for out, t in tracks.items():
+        m = min(len(t.yaw), len(driver.yaw))
+        print(
+            f"{out.name}: {m} frames, face found in {t.found:.0%}, yaw r {pearson(driver.yaw[:m], t.yaw[:m]):.2f}, "
+            f"mouth r {pearson(driver.mouth[:m], t.mouth[:m]):.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

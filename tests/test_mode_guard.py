@@ -9,9 +9,9 @@ driver's: the output's yaw (``yaw_offset``) and mouth opening must correlate wit
 MediaPipe: the product tracks with MediaPipe, an outside judge does not share its blind spots.
 
 The IDSG weights of 2026-11-22 froze the face in the source's pose whatever the driver did (dlib yaw r
-0.10-0.29 on this pair; the issue measured -0.87 on another); this test catches that. What it cannot
-see: a torn face that still turns and opens its mouth (weights with eyes and lips visibly torn scored
-yaw r 0.98, mouth r 0.94, 100% found); the IDSG's own per-source check
+0.28-0.29 on this pair; the issue measured -0.87 on another); this test catches that. What it cannot
+see: a torn face that still turns and opens its mouth (IDSG weights with eyes and lips visibly torn scored
+yaw r 0.99, mouth r 0.88-0.97, 100% found); the IDSG's own per-source check
 (``streamer.retarget_idsg.motion_response``) guards that.
 
 All six modes run in the default suite: about 40 s together on the 2-core CI machine when quiet (33 s

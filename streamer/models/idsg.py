@@ -45,6 +45,9 @@ class IDSGConfig:
     #: by more, so a direct R_l fits each identity's mean face first and can settle there, ignoring the
     #: driver (the weights shipped until 2026-12-07 did); with the skip, following the driver is the start.
     residual: bool = False
+    #: With ``residual``: R_l's last layer starts at zero, so a fresh generator passes the driver through and
+    #: a short run cannot tear the face (the shipped weights were trained before this, with it off).
+    zero_last: bool = True
 
     @classmethod
     def from_dict(cls, data: dict) -> IDSGConfig:
@@ -109,6 +112,9 @@ class IDSGGenerator(nn.Module):
         self.encoder = LandmarkEncoder(cfg)
         self.identity = IdentityEncoder(cfg)
         self.decoder = LandmarkDecoder(cfg)
+        if cfg.residual and cfg.zero_last:
+            nn.init.zeros_(self.decoder.net[-1].weight)
+            nn.init.zeros_(self.decoder.net[-1].bias)
 
     def forward(self, driver: torch.Tensor, source_shape: torch.Tensor) -> torch.Tensor:
         """(B, 204) normalised driver landmarks, (B, 204) source shape -> (B, 204) normalised target."""

@@ -108,10 +108,7 @@ class TestCollapseFixes:
     def test_residual_generator_starts_from_the_driver(self):
         from streamer.models.idsg import FLAT, IDSGConfig, IDSGGenerator
 
-        gen = IDSGGenerator(IDSGConfig(residual=True))
-        with torch.no_grad():
-            gen.decoder.net[-1].weight.zero_()
-            gen.decoder.net[-1].bias.zero_()
+        gen = IDSGGenerator(IDSGConfig(residual=True))  # fresh: a short run cannot tear the face
         driver = torch.randn(3, FLAT)
         torch.testing.assert_close(gen(driver, torch.randn(3, FLAT)), driver)
 
