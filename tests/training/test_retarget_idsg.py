@@ -155,3 +155,13 @@ def test_runtime_feeds_the_network_what_training_fed_it(prepared_example):
         idsg.generate_crop(face, face)
         np.testing.assert_allclose(seen["driver"].numpy().reshape(68, 3), table.norm[0][f], atol=1e-5)
         np.testing.assert_allclose(seen["shape"].numpy().reshape(68, 3), table.shape[0][f], atol=1e-5)
+
+
+def test_convert_refuses_weights_that_ignore_the_driver_in_one_line(tmp_path):
+    from tests.test_retarget_backend_options import assert_one_line_error, run
+
+    weights, out = tmp_path / "frozen.safetensors", tmp_path / "o.mp4"
+    _frozen(weights)
+    proc = run("convert", "--example", "--out", out, "--retarget", "idsg", "--idsg-weights", weights)
+    assert_one_line_error(proc, "do not follow the driver", "--retarget analytic")
+    assert not out.exists() and list(tmp_path.iterdir()) == [weights]
