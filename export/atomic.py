@@ -8,6 +8,21 @@ import tempfile
 from pathlib import Path
 
 
+def temp_beside(path: Path, suffix: str) -> Path:
+    """A new empty file next to ``path`` (hidden, unique), with the permissions a plain ``open`` would give.
+
+    ``tempfile.mkstemp`` makes files 0600; an output renamed from it would stay private to its owner.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+    finally:
+        os.close(fd)
+    return Path(tmp)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a part."""
     path = Path(path)

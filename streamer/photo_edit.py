@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,6 +18,7 @@ import av
 import cv2
 import numpy as np
 
+from export.atomic import temp_beside
 from streamer.compositor import Compositor
 from streamer.detectors import create_detector
 from streamer.edit_controls import EditControls, EditingRetargeter, flag_name
@@ -185,11 +185,7 @@ def strip(images: list[np.ndarray], height: int = 320) -> np.ndarray:
 @contextlib.contextmanager
 def _temp_beside(path: Path) -> Iterator[Path]:
     """A temp file next to ``path``, renamed onto it when the block succeeds and removed otherwise."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part" + path.suffix, dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the output gets the usual permissions
+    tmp = temp_beside(path, ".part" + path.suffix)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,6 +19,7 @@ import av
 import cv2
 import numpy as np
 
+from export.atomic import temp_beside
 from streamer.errors import InputError
 from streamer.media.audio_out import AudioOut
 from streamer.media.formats import output_format
@@ -232,11 +232,7 @@ class VideoFileSink:
         self.format = output_format(self.path)
         if width % 2 or height % 2:
             raise ValueError(f"yuv420p needs even frame sizes, got {width}x{height}")
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.", suffix=".part" + self.path.suffix, dir=self.path.parent
-        )
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_beside(self.path, ".part" + self.path.suffix)
         try:
             self._container = av.open(str(self._tmp), "w", format=self.format.muxer)
             self._video = self._add_video(width, height, Fraction(rate), crf, threads, x264_params)
