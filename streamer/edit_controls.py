@@ -203,6 +203,16 @@ def apply_edits(
     return motion.apply(face)
 
 
+def limit_target_turn(source: np.ndarray, target: np.ndarray, limit: TurnLimit) -> np.ndarray:
+    """``target`` (68, 3) with its head turn relative to ``source`` softly limited; itself when within the knee."""
+    pose = rigid_motion(np.asarray(source, np.float64), np.asarray(target, np.float64))
+    limited = limit_turn(pose.rotation, limit)
+    if limited is pose.rotation:
+        return target
+    unposed = (np.asarray(target, np.float64) - pose.centre - pose.shift) @ pose.rotation / pose.scale + pose.centre
+    return RigidMotion(pose.scale, limited, pose.centre, pose.shift).apply(unposed).astype(np.float32)
+
+
 def unlimit_turn(rotation: np.ndarray, limit: TurnLimit | None) -> np.ndarray:
     """The inverse of ``limit_turn``: the turn that ``limit`` compressed into ``rotation`` (None: unchanged).
 
@@ -264,12 +274,21 @@ class EditingRetargeter:
         self.edit_turn_limit = turn_limit
 
     def retarget(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
-        """The inner retargeter's target with the current controls applied."""
+        """The inner retargeter's target with the current controls applied.
+
+        A retargeter without a turn limit of its own (the IDSG) gets this stage's: no mode may turn the
+        photo past what it can show.
+        """
         target = self.inner.retarget(source, driver_ref, driver)
+        upstream = getattr(self.inner, "turn_limit", None)
+        if not hasattr(self.inner, "turn_limit") and self.edit_turn_limit is not None:
+            limited = limit_target_turn(source.points, target.points, self.edit_turn_limit)
+            if limited is not target.points:
+                target = target.with_points(limited, visibility_from_landmarks(limited))
+            upstream = self.edit_turn_limit
         controls = self.controls
         if controls.is_identity:
             return target
-        upstream = getattr(self.inner, "turn_limit", None)
         pts = apply_edits(source.points, target.points, controls, upstream, self.edit_turn_limit)
         return target.with_points(pts, visibility_from_landmarks(pts))
 

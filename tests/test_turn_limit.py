@@ -86,3 +86,27 @@ class TestRetargeterTurns:
         assert head_pose(out.points).yaw - base == pytest.approx(float(soft_saturate(yaw, LIMIT)), abs=2.0)
         free = AnalyticRetargeter("relative", turn_limit=None).retarget(astronaut_face, astronaut_face, driver)
         assert head_pose(free.points).yaw - base == pytest.approx(yaw, abs=2.0)
+
+
+class _FollowsTheDriver:
+    """A retargeter with no turn limit of its own, as the IDSG: the driver's points as they are."""
+
+    def retarget(self, source, driver_ref, driver):
+        return driver
+
+
+class TestEditingStageLimitsEveryRetargeter:
+    def _turned(self, face, yaw):
+        p = face.points.astype(np.float64)
+        c = p.mean(axis=0)
+        return face.with_points((p - c) @ rotation_matrix(yaw, 0, 0).T + c)
+
+    def test_large_turn_is_limited_small_one_untouched(self, astronaut_face):
+        from streamer.edit_controls import EditingRetargeter
+
+        stage = EditingRetargeter(_FollowsTheDriver(), turn_limit=LIMIT)
+        base = head_pose(astronaut_face.points).yaw
+        far = stage.retarget(astronaut_face, astronaut_face, self._turned(astronaut_face, 70))
+        assert head_pose(far.points).yaw - base == pytest.approx(float(soft_saturate(70, LIMIT)), abs=2.0)
+        near = self._turned(astronaut_face, 15)
+        assert np.array_equal(stage.retarget(astronaut_face, astronaut_face, near).points, near.points)
