@@ -43,7 +43,8 @@ class AudioOut:
             rate = cc.sample_rate if cc.sample_rate in rates else rates[0]
             layout = "stereo" if (cc.channels or 1) >= 2 else "mono"
             self.stream = container.add_stream(fmt.audio_codec, rate=rate, layout=layout)
-        self.codec = self.stream.codec_context.name
+        codec = self.stream.codec_context.codec
+        self.codec = codec.canonical_name or codec.name  # "opus", not the encoder "libopus" or decoder "mp3float"
         self.skipped = 0
 
     def _shift(self, time_base: Fraction) -> int:
