@@ -84,17 +84,27 @@ def head_angles(points: np.ndarray, image_size: tuple[int, int]) -> tuple[float,
     return float(yaw), float(pitch), float(roll)
 
 
+def judge_status() -> tuple[bool, str]:
+    """(available, why not) for the judge's dlib models, without loading them."""
+    status = embedder_status()
+    if not status.available:
+        return False, status.detail
+    models = _models_dir()
+    if models is None or not (models / SHAPE_68).is_file():
+        return False, f"{SHAPE_68} missing from {models} (face-recognition-models ships it)"
+    return True, ""
+
+
 class DlibJudge:
     """dlib's HOG face detector, 68-point predictor and identity network on BGR images."""
 
     def __init__(self, max_side: int = 640, upsample: int = 1):
-        status = embedder_status()
-        if not status.available:
-            raise RuntimeError(status.detail)
+        ok, why = judge_status()
+        if not ok:
+            raise RuntimeError(why)
         models = _models_dir()
         assert models is not None
-        if not (models / SHAPE_68).is_file():
-            raise RuntimeError(f"{SHAPE_68} missing from {models} (face-recognition-models ships it)")
+        status = embedder_status()
         import dlib
 
         self._detector = dlib.get_frontal_face_detector()
@@ -105,8 +115,8 @@ class DlibJudge:
         self.upsample = upsample
         self.detail = f"dlib {dlib.__version__} HOG detector, {SHAPE_68}; identity: {status.detail}"
 
-    def judge(self, image_bgr: np.ndarray) -> JudgedFace | None:
-        """The largest face dlib finds (None: no face)."""
+    def points(self, image_bgr: np.ndarray) -> np.ndarray | None:
+        """(68, 2) points of the largest face dlib finds (None: no face)."""
         scale = min(1.0, self.max_side / max(image_bgr.shape[:2]))
         small = (
             image_bgr if scale == 1.0 else cv2.resize(image_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -117,7 +127,13 @@ class DlibJudge:
             return None
         rect = max(rects, key=lambda r: r.area())
         shape = self._shape(rgb, rect)
-        pts = np.array([(p.x, p.y) for p in shape.parts()], np.float64) / scale
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float64) / scale
+
+    def judge(self, image_bgr: np.ndarray) -> JudgedFace | None:
+        """The largest face dlib finds, with its pose and expression measures (None: no face)."""
+        pts = self.points(image_bgr)
+        if pts is None:
+            return None
         yaw, pitch, roll = head_angles(pts, image_bgr.shape[:2])
         return JudgedFace(pts, yaw, pitch, roll, *expression_measures(pts))
 

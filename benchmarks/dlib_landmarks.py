@@ -16,48 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.quality_identity import INSTALL_HINT, _models_dir
+from benchmarks.dlib_judge import DlibJudge
 from streamer.retarget_idsg import mouth_opening, yaw_offset
-
-SHAPE_68_MODEL = "shape_predictor_68_face_landmarks.dat"
-
-
-def dlib_68_status() -> tuple[bool, str]:
-    """(available, why not) for dlib's detector and 68-point predictor, without loading them."""
-    import importlib.util
-
-    if importlib.util.find_spec("dlib") is None:
-        return False, f"dlib is not installed; {INSTALL_HINT}"
-    models = _models_dir()
-    if models is None:
-        return False, f"face-recognition-models is not installed; {INSTALL_HINT}"
-    if not (models / SHAPE_68_MODEL).is_file():
-        return False, f"{SHAPE_68_MODEL} missing from {models}"
-    return True, ""
-
-
-class Dlib68:
-    """dlib's HOG face detector + 68-point predictor on BGR frames (the largest face of each frame)."""
-
-    def __init__(self, upsample: int = 1) -> None:
-        ok, why = dlib_68_status()
-        if not ok:
-            raise RuntimeError(why)
-        import dlib
-
-        self._detector = dlib.get_frontal_face_detector()
-        self._predictor = dlib.shape_predictor(str(Path(_models_dir()) / SHAPE_68_MODEL))
-        self._upsample = upsample
-
-    def points(self, image_bgr: np.ndarray) -> np.ndarray | None:
-        """(68, 2) points of the largest face, or None when dlib finds no face."""
-        rgb = np.ascontiguousarray(image_bgr[..., ::-1])
-        boxes = self._detector(rgb, self._upsample)
-        if not boxes:
-            return None
-        box = max(boxes, key=lambda b: b.width() * b.height())
-        shape = self._predictor(rgb, box)
-        return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
 
 
 @dataclass(frozen=True)
@@ -73,7 +33,7 @@ class FaceTrack:
         return float(np.isfinite(self.yaw).mean()) if len(self.yaw) else 0.0
 
 
-def measure_frames(judge: Dlib68, frames) -> FaceTrack:
+def measure_frames(judge: DlibJudge, frames) -> FaceTrack:
     """dlib's yaw and mouth measures on each BGR frame of an iterable."""
     yaw, mouth = [], []
     for frame in frames:
@@ -110,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--driver", type=Path, required=True)
     p.add_argument("outputs", type=Path, nargs="+")
     args = p.parse_args(argv)
-    judge = Dlib68(upsample=0)
+    judge = DlibJudge(max_side=10_000, upsample=0)
     tracks = {out: measure_frames(judge, read_frames(out)) for out in args.outputs}
     n = max(len(t.yaw) for t in tracks.values())
     driver = measure_frames(judge, read_frames(args.driver, n))

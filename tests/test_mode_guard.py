@@ -46,12 +46,12 @@ MODES = [
 
 
 def _judge():
-    from benchmarks.dlib_landmarks import Dlib68, dlib_68_status
+    from benchmarks.dlib_judge import DlibJudge, judge_status
 
-    ok, why = dlib_68_status()
+    ok, why = judge_status()
     if not ok:
         pytest.skip(f"the mode guard judges with dlib: {why}")
-    return Dlib68(upsample=0)
+    return DlibJudge(max_side=10_000, upsample=0)
 
 
 @pytest.fixture(scope="module")
