@@ -115,9 +115,37 @@ class TestOrientationAndTiming:
         src = VideoFileSource(path)
         frames = [i for i in src.items() if isinstance(i, VideoFrame)]
         src.close()
-        assert (src.info.width, src.info.height, src.info.rotation) == (64, 96, 270)
+        assert (src.info.width, src.info.height, src.info.rotation) == (64, 96, 90)  # turned clockwise
         assert frames[0].image.shape == (96, 64, 3)
         assert frames[0].image[:16, :16].mean() > 200 and frames[0].image[-16:, -16:].mean() < 50
+
+    @pytest.mark.parametrize(
+        ("degrees", "hflip", "vflip", "corner"),
+        [(90, False, False, "bottom-left"), (180, False, False, "bottom-right"), (0, True, False, "top-right"),
+         (0, False, True, "bottom-left"), (-90, True, False, "top-left"), (90, True, False, "bottom-right")],
+    )  # fmt: skip
+    def test_display_matrix_turns_and_mirrors_as_players_do(self, tmp_path, degrees, hflip, vflip, corner):
+        """Stored with a marker in the top-left corner; where FFmpeg's autorotate shows it (a turn with a
+        mirror is a transpose or anti-transpose: its transpose=cclock_flip/clock_flip)."""
+        stored = np.zeros((48, 64, 3), np.uint8)
+        stored[:12, :12] = 255
+        path = tmp_path / "m.mp4"
+        with av.open(str(path), "w") as out:
+            video = out.add_stream("libx264", rate=25)
+            video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+            video.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
+            frame = av.VideoFrame.from_ndarray(stored, format="bgr24")
+            frame.pts = 0
+            for packet in [*video.encode(frame), *video.encode(None)]:
+                out.mux(packet)
+        src = VideoFileSource(path)
+        (image,) = [i.image for i in src.items() if isinstance(i, VideoFrame)]
+        src.close()
+        h, w = image.shape[:2]
+        assert (w, h) == ((48, 64) if degrees % 180 else (64, 48))
+        rows = slice(0, 12) if corner.startswith("top") else slice(h - 12, h)
+        cols = slice(0, 12) if corner.endswith("left") else slice(w - 12, w)
+        assert image[rows, cols].mean() > 200 and image.mean() < 60, corner
 
     @pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".webm"])
     def test_any_input_time_base_to_any_container(self, tmp_path, suffix):

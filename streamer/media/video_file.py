@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,14 +50,40 @@ class VideoInfo:
     time_base: Fraction
     frames: int  # 0 when the container does not say
     audio: object | None  # the input audio stream, a template for passthrough
-    rotation: int = 0  #: degrees counter-clockwise the display matrix asked for (applied to frames)
+    rotation: int = 0  #: degrees clockwise the display matrix turns frames (applied while decoding)
     origin: float = 0.0  #: seconds of the input that are 0 in the output (the earlier stream start)
 
 
-def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
-    """Apply a display rotation (counter-clockwise degrees, multiples of 90 as phones write them)."""
-    turns = round(rotation / 90) % 4
-    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+def display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
+    """The frame's display matrix (3x3, 16.16 fixed point as FFmpeg stores it), or None."""
+    for side in frame.side_data:
+        if "DISPLAYMATRIX" in str(side.type):
+            data = bytes(side)
+            return np.frombuffer(data, np.int32).reshape(3, 3) if len(data) == 36 else None  # damaged: ignored
+    return None
+
+
+def orientation(matrix: np.ndarray | None) -> tuple[int, Callable[[np.ndarray], np.ndarray] | None]:
+    """(clockwise quarter turn in degrees, the array operation that shows a frame as players do) for a
+    display matrix; the operation is None when none is needed. The choice (the angle, then the matrix's
+    signs for mirroring) is FFmpeg's command line's (fftools' autorotate), written out here because PyAV
+    gives the angle (``VideoFrame.rotation``) but not the flips. Other angles are left as stored."""
+    if matrix is None:
+        return 0, None
+    a, b, c, d = (float(v) for v in (matrix[0, 0], matrix[0, 1], matrix[1, 0], matrix[1, 1]))
+    sx, sy = np.hypot(a, c), np.hypot(b, d)
+    if not sx or not sy:
+        return 0, None
+    theta = round(float(np.degrees(np.arctan2(b / sy, a / sx)))) % 360  # clockwise, as get_rotation()
+    if abs(theta - 90) <= 1:  # transpose=clock, or cclock_flip (the plain transpose) when mirrored
+        return 90, (lambda im: np.swapaxes(im, 0, 1)) if c > 0 else (lambda im: np.rot90(im, -1))
+    if abs(theta - 270) <= 1:  # transpose=cclock, or clock_flip when mirrored
+        return 270, (lambda im: np.rot90(im, -1)[::-1]) if c < 0 else (lambda im: np.rot90(im, 1))
+    turned = abs(theta - 180) <= 1
+    h, v = (a < 0, d < 0) if turned else (False, d < 0)  # hflip/vflip (a half turn is both)
+    if not (h or v):
+        return 0, None
+    return (180 if h and v else 0), lambda im: im[:: -1 if v else 1, :: -1 if h else 1]
 
 
 def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
@@ -117,8 +143,8 @@ class VideoFileSource:
             raise InputError(f"cannot decode video {self.path}: {exc.__class__.__name__}") from None
         if first is None:
             raise InputError(f"cannot decode video {self.path}: no video frame decodes")
-        rotation = round((first.rotation or 0) / 90) % 4 * 90  # phones write multiples of 90
-        upright_w, upright_h = (first.height, first.width) if round(rotation / 90) % 2 else (first.width, first.height)
+        rotation, self._orient = orientation(display_matrix(first))
+        upright_w, upright_h = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
         starts = [t for t in (first.time, self._audio_start()) if t is not None]
         self.info = VideoInfo(
             upright_w,
@@ -176,7 +202,9 @@ class VideoFileSource:
                 t -= info.origin
                 if max_seconds is not None and t >= max_seconds:
                     return
-                image = _upright(item.to_ndarray(format="bgr24"), info.rotation)
+                image = item.to_ndarray(format="bgr24")
+                if self._orient is not None:
+                    image = np.ascontiguousarray(self._orient(image))
                 if image.shape[:2] != (info.height, info.width):  # a size change mid-stream: keep the first
                     image = cv2.resize(image, (info.width, info.height), interpolation=cv2.INTER_AREA)
                 pts = item.pts if item.pts is not None else round(t / float(info.time_base))
