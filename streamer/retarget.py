@@ -18,8 +18,8 @@ from streamer import landmarks as L
 from streamer.alignment import crop_transform
 from streamer.geometry import umeyama
 from streamer.landmarks import FaceLandmarks
-from streamer.pose import head_axes, visibility_from_landmarks
-from streamer.turn_limit import DEFAULT_TURN_LIMIT, TurnLimit, limit_turn
+from streamer.pose import face_width, head_axes, visibility_from_landmarks
+from streamer.turn_limit import DEFAULT_TURN_LIMIT, DEFAULT_ZOOM_LIMIT, TurnLimit, ZoomLimit, limit_turn
 
 MotionMode = Literal["relative", "absolute"]
 
@@ -114,11 +114,13 @@ class AnalyticRetargeter:
         crop_size: int = 256,
         absolute_mouth: bool = True,
         turn_limit: TurnLimit | None = DEFAULT_TURN_LIMIT,
+        zoom_limit: ZoomLimit | None = DEFAULT_ZOOM_LIMIT,
     ):
         self.mode = mode
         self.crop_size = crop_size
         self.absolute_mouth = absolute_mouth
         self.turn_limit = turn_limit  #: soft limit on the out-of-plane turn from the source's pose (None: off)
+        self.zoom_limit = zoom_limit  #: soft limits on the source face's scale and shift (None: off)
 
     def retarget(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
         """Target landmarks in the source's coordinates for this driver frame."""
@@ -134,11 +136,14 @@ class AnalyticRetargeter:
         if self.absolute_mouth:
             shaped = _set_mouth_gap(shaped, mouth_gap(cur))
         shaped = _uncross(shaped)
+        scale, shift = drv.scale, to_src.scale * to_src.rotation @ drv.shift
+        if self.zoom_limit is not None:
+            scale, shift = self.zoom_limit.scale(scale), self.zoom_limit.shift(shift, face_width(src))
         motion = RigidMotion(
-            drv.scale,
+            scale,
             limit_turn(to_src.rotation @ drv.rotation @ to_src.rotation.T, self.turn_limit),
             src[L.RIGID].mean(axis=0),
-            to_src.scale * to_src.rotation @ drv.shift,
+            shift,
         )
         target = motion.apply(shaped)
         return source.with_points(target, visibility_from_landmarks(target))

@@ -38,16 +38,50 @@ class TurnLimit:
 DEFAULT_TURN_LIMIT = TurnLimit(knee_deg=20.0, limit_deg=35.0)
 
 
-def soft_saturate(angle_deg: np.ndarray | float, limit: TurnLimit = DEFAULT_TURN_LIMIT) -> np.ndarray:
-    """``angle`` below the knee, ``knee + span * tanh((angle - knee) / span)`` above (span = limit - knee).
+def soft_clip(x: np.ndarray | float, knee: float, limit: float) -> np.ndarray:
+    """``x`` while ``|x| <= knee``, ``knee + span * tanh((|x| - knee) / span)`` beyond (span = limit - knee).
 
-    Odd, monotone increasing, slope 1 up to the knee and continuous there, bounded by the limit.
+    Odd, monotone increasing, slope 1 up to the knee and continuous there, bounded by ``limit``.
     """
-    a = np.asarray(angle_deg, np.float64)
-    span = limit.limit_deg - limit.knee_deg
+    a = np.asarray(x, np.float64)
+    span = limit - knee
     mag = np.abs(a)
-    over = limit.knee_deg + span * np.tanh((mag - limit.knee_deg) / span)
-    return np.sign(a) * np.where(mag <= limit.knee_deg, mag, over)
+    over = knee + span * np.tanh((mag - knee) / span)
+    return np.sign(a) * np.where(mag <= knee, mag, over)
+
+
+def soft_saturate(angle_deg: np.ndarray | float, limit: TurnLimit = DEFAULT_TURN_LIMIT) -> np.ndarray:
+    """The turn angle compressed by ``limit`` (:func:`soft_clip` with its knee and limit)."""
+    return soft_clip(angle_deg, limit.knee_deg, limit.limit_deg)
+
+
+@dataclass(frozen=True)
+class ZoomLimit:
+    """Soft limits on how much the source face grows/shrinks and slides (the driver's camera may cut or zoom).
+
+    A relative driver that moves from a wide shot to a close-up grows its face threefold; moved by the same
+    factor, the source face would leave its crop. Scale is limited in log space, the shift in face widths.
+    """
+
+    scale_knee: float = 0.10  #: |log scale| passing unchanged (about +-10%)
+    scale_limit: float = 0.25  #: |log scale| approached, never passed (about -22% .. +28%)
+    shift_knee: float = 0.15  #: shift passing unchanged, in source face widths
+    shift_limit: float = 0.40  #: shift approached, never passed, in source face widths
+
+    def scale(self, scale: float) -> float:
+        """``scale`` softly limited."""
+        return float(np.exp(soft_clip(np.log(scale), self.scale_knee, self.scale_limit)))
+
+    def shift(self, shift: np.ndarray, face_width: float) -> np.ndarray:
+        """``shift`` (3,) softly limited in length, direction kept."""
+        length = float(np.linalg.norm(shift))
+        if length <= 1e-9 or face_width <= 0:
+            return shift
+        squeezed = float(soft_clip(length / face_width, self.shift_knee, self.shift_limit)) * face_width
+        return shift * (squeezed / length)
+
+
+DEFAULT_ZOOM_LIMIT = ZoomLimit()
 
 
 def swing_twist(rotation: np.ndarray, axis: np.ndarray = VIEW_AXIS) -> tuple[Rotation, Rotation]:

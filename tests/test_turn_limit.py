@@ -110,3 +110,29 @@ class TestEditingStageLimitsEveryRetargeter:
         assert head_pose(far.points).yaw - base == pytest.approx(float(soft_saturate(70, LIMIT)), abs=2.0)
         near = self._turned(astronaut_face, 15)
         assert np.array_equal(stage.retarget(astronaut_face, astronaut_face, near).points, near.points)
+
+
+class TestZoomLimit:
+    def test_scale_and_shift_are_softly_bounded(self):
+        from streamer.turn_limit import ZoomLimit
+
+        z = ZoomLimit()
+        assert z.scale(1.05) == pytest.approx(1.05) and z.scale(1 / 1.05) == pytest.approx(1 / 1.05)
+        assert 1.2 < z.scale(3.0) < np.exp(z.scale_limit) and np.exp(-z.scale_limit) < z.scale(0.3) < 0.85
+        assert z.scale(2.0) < z.scale(3.0)  # monotone
+        np.testing.assert_allclose(z.shift(np.array([10.0, 0, 0]), 100.0), [10.0, 0, 0])
+        far = z.shift(np.array([0.0, 300.0, 0]), 100.0)
+        assert 30.0 < far[1] < 40.0 and far[0] == 0.0
+
+    def test_a_driver_zooming_in_does_not_blow_the_source_up(self, astronaut_face):
+        from streamer.pose import face_width
+
+        p = astronaut_face.points.astype(np.float64)
+        c = p.mean(axis=0)
+        close_up = astronaut_face.with_points((p - c) * 3.0 + c + (0.0, 400.0, 0.0))  # a cut to a close-up
+        out = AnalyticRetargeter("relative").retarget(astronaut_face, astronaut_face, close_up)
+        grown = face_width(out.points) / face_width(p)
+        moved = np.linalg.norm(out.points.mean(axis=0)[:2] - c[:2]) / face_width(p)
+        assert grown < 1.3 and moved < 0.45
+        free = AnalyticRetargeter("relative", zoom_limit=None).retarget(astronaut_face, astronaut_face, close_up)
+        assert face_width(free.points) / face_width(p) == pytest.approx(3.0, rel=0.02)
