@@ -31,7 +31,7 @@ import shlex
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -169,7 +169,7 @@ def run_pair(judge: DlibJudge, data: Path, pair: Pair, mode: str, max_seconds: f
         source=data / pair.source, driver=data / pair.driver, out=out, progress=False, max_seconds=max_seconds
     )
     start = time.perf_counter()
-    summary = convert(ConvertOptions(**{**asdict(opts), **MODES[mode]}))
+    summary = convert(replace(opts, **MODES[mode]))
     seconds = time.perf_counter() - start
     photo = load_image(data / pair.source)
     face = judge.judge(photo)
