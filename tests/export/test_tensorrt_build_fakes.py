@@ -38,7 +38,7 @@ def test_fp32_engines_are_built_without_tf32(tmp_path, onnx_file, cfg, tf32):
     fp32 tolerance. fp16 engines keep TensorRT's default."""
     trt = FakeBuilderTrt()
     assert _build(onnx_file, trt, timing_cache=tmp_path / "t.cache", **cfg) == b"plan"
-    (flags, _), = trt.builds
+    ((flags, _),) = trt.builds
     assert ("TF32" in flags) is tf32
     assert ("FP16" in flags) is (cfg["precision"] == "fp16" and not cfg.get("strongly_typed", True))
 

@@ -99,7 +99,7 @@ def test_every_renderer_that_opens_a_device_closes_it(monkeypatch, graph):
     renderer = build.create_device_renderer(
         GeometricReenactor(), "cuda", compositor=CompositorConfig(color_match=False), graph=graph
     )
-    (device, driver), = opened
+    ((device, driver),) = opened
     assert driver.stack() == []
     renderer.close()
     assert device.closed and driver.stack() == []
