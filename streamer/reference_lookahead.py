@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from streamer.detectors import create_detector
@@ -30,6 +31,7 @@ class LookaheadConfig:
 
     max_seconds: float = 60.0  #: only the first minute of a long clip is scanned
     max_detections: int = 90  #: frames the detector runs on, spread evenly over what is scanned
+    max_side: int = 640  #: frames are scaled down to this longest side for the detector (the pass is a quick one)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,16 @@ def pick_reference(faces: list[ScoredFace], config: ReferenceConfig | None = Non
     return faces[best], float(scores[best])
 
 
+def _detect_small(detector, image: np.ndarray, max_side: int) -> list[FaceLandmarks]:
+    """Faces in ``image`` found on a copy scaled to at most ``max_side``, in ``image``'s pixel coordinates."""
+    scale = max_side / max(image.shape[:2])
+    if scale >= 1.0:
+        return detector.detect(image)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    back = np.array([[1 / scale, 0, 0.5 / scale - 0.5], [0, 1 / scale, 0.5 / scale - 0.5]])  # pixel centres
+    return [face.transformed(back) for face in detector.detect(small)]
+
+
 def scan_driver(
     driver: Path,
     landmarks: str = "auto",
@@ -86,11 +98,11 @@ def scan_driver(
         faces: list[ScoredFace] = []
         scanned = 0
         with contextlib.closing(create_detector(landmarks, "image")) as detector:
-            for item in source.items(max_seconds=config.max_seconds):
-                if not isinstance(item, VideoFrame) or item.index % stride:
+            for item in source.items(max_seconds=config.max_seconds, every=stride):
+                if not isinstance(item, VideoFrame):
                     continue
                 scanned += 1
-                found = detector.detect(item.image)
+                found = _detect_small(detector, item.image, config.max_side)
                 if found:
                     face = found[0]
                     faces.append(ScoredFace(item.index, face, head_pose(face.points), expression_vector(face.points)))

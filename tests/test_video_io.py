@@ -36,6 +36,19 @@ class TestSource:
         assert len(frames) == 25
         assert audio_end < 1.0
 
+    def test_every_kth_frame_keeps_indices_and_times(self, example_driver):
+        def frames(every: int) -> list:
+            source = VideoFileSource(example_driver)
+            try:
+                return [f for f in source.items(max_seconds=2.0, every=every) if isinstance(f, VideoFrame)]
+            finally:
+                source.close()
+
+        full, sparse = frames(1), frames(7)
+        assert [f.index for f in sparse] == list(range(0, len(full), 7))
+        for f in sparse:
+            assert f.pts == full[f.index].pts and np.array_equal(f.image, full[f.index].image)
+
     def test_missing_and_corrupt_files(self, tmp_path):
         with pytest.raises(InputError, match="not found"):
             VideoFileSource(tmp_path / "nope.mp4")

@@ -183,8 +183,12 @@ class VideoFileSource:
         self._pending = []
         yield from self._demuxed
 
-    def items(self, max_seconds: float | None = None) -> Iterator[VideoFrame | av.Packet]:
-        """Upright decoded video frames and raw audio packets, in file order (up to ``max_seconds`` if given)."""
+    def items(self, max_seconds: float | None = None, every: int = 1) -> Iterator[VideoFrame | av.Packet]:
+        """Upright decoded video frames and raw audio packets, in file order (up to ``max_seconds`` if given).
+
+        ``every`` > 1 yields only frames whose index is a multiple of it (the others are decoded, as the
+        codec needs, but never converted to pixels: a quick pass over a clip, e.g. the reference look-ahead).
+        """
         info = self.info
         index = 0
         last: float | None = None
@@ -202,6 +206,10 @@ class VideoFileSource:
                 t -= info.origin
                 if max_seconds is not None and t >= max_seconds:
                     return
+                if index % every:
+                    last = t + info.origin
+                    index += 1
+                    continue
                 image = item.to_ndarray(format="bgr24")
                 if self._orient is not None:
                     image = np.ascontiguousarray(self._orient(image))
