@@ -24,7 +24,7 @@ from kernels import host
 from kernels.frames import BT601_LIMITED, RGB_SIGNED, Colour, Format, Frame, TensorLayout, chroma_shape
 
 SOURCE_DIR = Path(__file__).resolve().parent / "cuda"
-CPU_SOURCES = ("preprocess.cu", "postprocess.cu")  # compiled as C++, plus cpu_api.cpp
+CPU_SOURCES = ("preprocess.cu", "postprocess.cu", "rasterize.cu")  # compiled as C++, plus cpu_api.cpp
 CXX_FLAGS = (
     "-std=c++17",
     "-O2",

@@ -194,3 +194,53 @@ class GpuKernels:
     ) -> None:
         """Packed BGR / RGB at ``src`` -> the NV12 / I420 planes of ``out`` (e.g. an encoder surface)."""
         self.launch(host.to_yuv420_launch(int(src), src_pitch, order, out, colour), stream)
+
+    # ---- mesh rasteriser ---------------------------------------------------------------------------
+    def rasterize(
+        self,
+        target: int,
+        source: int,
+        triangles: int,
+        num_triangles: int,
+        zbuf: int,
+        size: tuple[int, int],
+        outputs: tuple[int, int, int, int],
+        src_zbuf: int | None = None,
+        source_size: tuple[int, int] = (0, 0),
+        depth_tolerance: float = 1.0,
+        stream: Any = None,
+    ) -> None:
+        """The mesh rasteriser (kernels.rasterize's contract) on device arrays: ``target`` / ``source``
+        (V, 3) float32 (x, y, depth), ``triangles`` (T, 3) int32 (indices checked by the caller, e.g.
+        with ``kernels.rasterize.prepare_mesh``), ``zbuf`` height * width uint64 scratch, ``outputs`` =
+        map_x, map_y (float32), mask, revealed (uint8), each height * width; ``src_zbuf`` (source_size
+        uint64 scratch) turns on the source occlusion test."""
+        height, width = size
+        self._cuda.memset_d8_async(int(zbuf), 0xFF, width * height * 8, stream)
+        if num_triangles:
+            self.launch(
+                host.raster_depth_launch(int(target), int(triangles), num_triangles, int(zbuf), width, height), stream
+            )
+        src_h, src_w = source_size if src_zbuf is not None else (0, 0)
+        if src_zbuf is not None:
+            self._cuda.memset_d8_async(int(src_zbuf), 0xFF, src_w * src_h * 8, stream)
+            if num_triangles:
+                launch = host.raster_depth_launch(
+                    int(source), int(triangles), num_triangles, int(src_zbuf), src_w, src_h
+                )
+                self.launch(launch, stream)
+        outs = tuple(int(p) for p in outputs)
+        launch = host.raster_resolve_launch(
+            int(zbuf),
+            int(target),
+            int(source),
+            int(triangles),
+            int(src_zbuf or 0),
+            outs,  # type: ignore[arg-type]
+            width,
+            height,
+            src_w,
+            src_h,
+            depth_tolerance,
+        )
+        self.launch(launch, stream)

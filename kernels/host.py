@@ -31,10 +31,13 @@ KERNEL_ARGS: dict[str, str] = {
     "reenact_paste_f32": "ddddddPPPPiiiiiiiiff",
     "reenact_paste_f16": "ddddddPPPPiiiiiiiiff",
     "reenact_to_yuv420": "PPPPiiiiiiiiii",
+    "reenact_raster_depth": "PPiPii",
+    "reenact_raster_resolve": "PPPPPPPPPiiiif",
 }
 
 BLOCK_2D = (32, 8, 1)
 STATS_THREADS = 256  # kStatsThreads in postprocess.cu
+RASTER_THREADS = 128  # triangles per block of the depth pass
 STATS_MAX_BLOCKS = 264  # 2 blocks per SM on an H100 (132 SMs); the kernel is grid-size agnostic
 
 
@@ -239,3 +242,31 @@ def to_yuv420_launch(
     )
     grid = grid_2d((out.width + 1) // 2, (out.height + 1) // 2)
     return Launch("reenact_to_yuv420", grid, BLOCK_2D, args)
+
+
+def raster_depth_launch(verts: int, tris: int, num_tris: int, zbuf: int, width: int, height: int) -> Launch:
+    """Depth pass of the mesh rasteriser (kernels/cuda/rasterize.cu): one thread per triangle,
+    ``verts`` (V, 3) float32 x, y, depth; ``zbuf`` width * height uint64, pre-filled with 0xFF bytes."""
+    if num_tris <= 0:
+        raise ValueError("the depth pass needs at least one triangle")
+    grid = (math.ceil(num_tris / RASTER_THREADS), 1, 1)
+    return Launch("reenact_raster_depth", grid, (RASTER_THREADS, 1, 1), (verts, tris, num_tris, zbuf, width, height))
+
+
+def raster_resolve_launch(
+    zbuf: int,
+    target: int,
+    source: int,
+    tris: int,
+    src_zbuf: int,
+    outputs: tuple[int, int, int, int],
+    width: int,
+    height: int,
+    src_width: int,
+    src_height: int,
+    depth_tolerance: float,
+) -> Launch:
+    """Resolve pass: per output pixel, the winning triangle's source position (``outputs`` = map_x,
+    map_y (float32), mask, revealed (uint8), each width * height); ``src_zbuf`` = 0 for no occlusion test."""
+    args = (zbuf, target, source, tris, src_zbuf, *outputs, width, height, src_width, src_height, depth_tolerance)
+    return Launch("reenact_raster_resolve", grid_2d(width, height), BLOCK_2D, args)

@@ -63,6 +63,7 @@ const Entry* find(const char* name) {
       REENACT_ENTRY(reenact_denormalize_f16, false), REENACT_ENTRY(reenact_seam_stats_f32, true),
       REENACT_ENTRY(reenact_seam_stats_f16, true),  REENACT_ENTRY(reenact_paste_f32, false),
       REENACT_ENTRY(reenact_paste_f16, false),      REENACT_ENTRY(reenact_to_yuv420, false),
+      REENACT_ENTRY(reenact_raster_depth, false),   REENACT_ENTRY(reenact_raster_resolve, false),
   };
   for (const Entry& e : entries) {
     if (std::strcmp(e.name, name) == 0) return &e;

@@ -5,7 +5,8 @@
 //   * the qualifiers __global__, __device__, __host__, __forceinline__, __shared__ (as `static
 //     thread_local`: one copy per OS thread, shared by all emulated threads of a block);
 //   * dim3 / uint3 and the thread-local built-ins threadIdx, blockIdx, blockDim, gridDim;
-//   * atomicAdd for the types the kernels use (plain adds: one OS thread runs a launch);
+//   * atomicAdd and atomicMin (64-bit) for the types the kernels use (plain read-modify-writes: one OS
+//     thread runs a launch);
 //   * reenact_emu::launch(grid, block, body): runs `body()` once per (block, thread), in order;
 //   * reenact_emu::launch_sync(grid, block, body): the same, but every emulated thread of a block is a
 //     fiber (ucontext) so that __syncthreads() is a real barrier. Kernels that use __syncthreads() or
@@ -50,6 +51,12 @@ inline unsigned long long atomicAdd(unsigned long long* address, unsigned long l
 inline int atomicAdd(int* address, int value) {
   const int old = *address;
   *address = old + value;
+  return old;
+}
+
+inline unsigned long long atomicMin(unsigned long long* address, unsigned long long value) {
+  const unsigned long long old = *address;
+  if (value < old) *address = value;
   return old;
 }
 

@@ -50,4 +50,12 @@ __global__ void reenact_paste_f16(double m0, double m1, double m2, double m3, do
 __global__ void reenact_to_yuv420(const uint8_t* in, uint8_t* p0, uint8_t* p1, uint8_t* p2, int in_pitch,
                                   int in_format, int width, int height, int out_format, int pitch0, int pitch1,
                                   int pitch2, int matrix, int full_range);
+
+// rasterize.cu
+__global__ void reenact_raster_depth(const float* verts, const int* tris, int num_tris, unsigned long long* zbuf,
+                                     int width, int height);
+__global__ void reenact_raster_resolve(const unsigned long long* zbuf, const float* target, const float* source,
+                                       const int* tris, const unsigned long long* src_zbuf, float* map_x,
+                                       float* map_y, uint8_t* mask, uint8_t* revealed, int width, int height,
+                                       int src_width, int src_height, float depth_tolerance);
 }

@@ -23,7 +23,7 @@ def test_every_source_compiles_clean_for_every_arch(results):
     assert all(r.ok for r in results), report
     expected = {f"sm_{a}" for a in nvcc_check.ARCHS} | {f"compute_{nvcc_check.PTX_ARCH}", "host"}
     sources = {p.name for p in nvcc_check.cu_sources()}
-    assert sources == {"preprocess.cu", "postprocess.cu"}
+    assert sources == {"preprocess.cu", "postprocess.cu", "rasterize.cu"}
     for src in sources:
         assert {r.target for r in results if r.source == src} == expected, report
     for r in results:
@@ -32,7 +32,7 @@ def test_every_source_compiles_clean_for_every_arch(results):
 
 
 def test_every_kernel_is_exported_unmangled(results):
-    """The PTX of the two files together defines each kernel under its C name (what pycuda looks up)."""
+    """The PTX of the files together defines each kernel under its C name (what pycuda looks up)."""
     ptx = "".join(Path(r.artifact).read_text() for r in results if r.target.startswith("compute_"))
     for name in KERNEL_ARGS:
         assert f".entry {name}(" in ptx, name
