@@ -37,7 +37,7 @@ KERNEL_ARGS: dict[str, str] = {
 
 BLOCK_2D = (32, 8, 1)
 STATS_THREADS = 256  # kStatsThreads in postprocess.cu
-RASTER_THREADS = 128  # triangles per block of the depth pass
+RASTER_THREADS = 256  # threads per block of the raster kernels (1D grid-stride loops)
 STATS_MAX_BLOCKS = 264  # 2 blocks per SM on an H100 (132 SMs); the kernel is grid-size agnostic
 
 
@@ -244,13 +244,23 @@ def to_yuv420_launch(
     return Launch("reenact_to_yuv420", grid, BLOCK_2D, args)
 
 
-def raster_depth_launch(verts: int, tris: int, num_tris: int, zbuf: int, width: int, height: int) -> Launch:
-    """Depth pass of the mesh rasteriser (kernels/cuda/rasterize.cu): one thread per triangle,
+def _raster_grid(items: int, cpu: bool) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """The raster kernels are grid-stride loops: a thread per item on the GPU, one thread on the CPU
+    emulation (where each emulated thread costs more than the work of one pixel)."""
+    if cpu:
+        return (1, 1, 1), (1, 1, 1)
+    return (max(1, math.ceil(items / RASTER_THREADS)), 1, 1), (RASTER_THREADS, 1, 1)
+
+
+def raster_depth_launch(
+    verts: int, tris: int, num_tris: int, zbuf: int, width: int, height: int, cpu: bool = False
+) -> Launch:
+    """Depth pass of the mesh rasteriser (kernels/cuda/rasterize.cu) over ``num_tris`` triangles,
     ``verts`` (V, 3) float32 x, y, depth; ``zbuf`` width * height uint64, pre-filled with 0xFF bytes."""
     if num_tris <= 0:
         raise ValueError("the depth pass needs at least one triangle")
-    grid = (math.ceil(num_tris / RASTER_THREADS), 1, 1)
-    return Launch("reenact_raster_depth", grid, (RASTER_THREADS, 1, 1), (verts, tris, num_tris, zbuf, width, height))
+    grid, block = _raster_grid(num_tris, cpu)
+    return Launch("reenact_raster_depth", grid, block, (verts, tris, num_tris, zbuf, width, height))
 
 
 def raster_resolve_launch(
@@ -265,8 +275,10 @@ def raster_resolve_launch(
     src_width: int,
     src_height: int,
     depth_tolerance: float,
+    cpu: bool = False,
 ) -> Launch:
     """Resolve pass: per output pixel, the winning triangle's source position (``outputs`` = map_x,
     map_y (float32), mask, revealed (uint8), each width * height); ``src_zbuf`` = 0 for no occlusion test."""
     args = (zbuf, target, source, tris, src_zbuf, *outputs, width, height, src_width, src_height, depth_tolerance)
-    return Launch("reenact_raster_resolve", grid_2d(width, height), BLOCK_2D, args)
+    grid, block = _raster_grid(width * height, cpu)
+    return Launch("reenact_raster_resolve", grid, block, args)

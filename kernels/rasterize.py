@@ -99,20 +99,22 @@ def _ptr(array: np.ndarray) -> int:
     return int(array.ctypes.data)
 
 
-def rasterize_prepared(mesh: MeshInputs, kernels=None) -> MeshRaster:
+def rasterize_prepared(mesh: MeshInputs, kernels=None, gpu_grid: bool = False) -> MeshRaster:
     """Run the kernel (CPU build; ``kernels``: a ``kernels.cpu_build.CpuKernels``, default the
-    process-wide one) on validated inputs."""
+    process-wide one) on validated inputs. ``gpu_grid``: launch a thread per triangle / pixel as
+    the GPU does instead of one emulated thread (same result, slower: a test of grid independence)."""
     if kernels is None:
         from kernels.cpu_build import cpu_kernels
 
         kernels = cpu_kernels()
     height, width = mesh.size
+    cpu = not gpu_grid
     zbuf = np.full((height, width), np.iinfo(np.uint64).max, np.uint64)
     src_zbuf = None
     num_tris = len(mesh.triangles)
     if num_tris:
         kernels.launch(
-            host.raster_depth_launch(_ptr(mesh.target), _ptr(mesh.triangles), num_tris, _ptr(zbuf), width, height)
+            host.raster_depth_launch(_ptr(mesh.target), _ptr(mesh.triangles), num_tris, _ptr(zbuf), width, height, cpu)
         )
     if mesh.source_size is not None:
         src_h, src_w = mesh.source_size
@@ -120,7 +122,7 @@ def rasterize_prepared(mesh: MeshInputs, kernels=None) -> MeshRaster:
         if num_tris:
             kernels.launch(
                 host.raster_depth_launch(
-                    _ptr(mesh.source), _ptr(mesh.triangles), num_tris, _ptr(src_zbuf), src_w, src_h
+                    _ptr(mesh.source), _ptr(mesh.triangles), num_tris, _ptr(src_zbuf), src_w, src_h, cpu
                 )
             )
     else:
@@ -143,6 +145,7 @@ def rasterize_prepared(mesh: MeshInputs, kernels=None) -> MeshRaster:
         src_w,
         src_h,
         mesh.depth_tolerance,
+        cpu,
     )
     kernels.launch(launch)
     return MeshRaster(map_x, map_y, mask, revealed)

@@ -25,13 +25,14 @@
 //   1. the z-buffers (width * height uint64) are filled with 0xFF bytes (kRasterEmpty) by the host;
 //   2. reenact_raster_depth over the TARGET mesh into the target z-buffer, and (for the revealed
 //      mask's occlusion test, optional) over the SOURCE mesh into a source-sized z-buffer:
-//      one thread per triangle, looping over the pixels of its clipped bounding box;
-//   3. reenact_raster_resolve: one thread per output pixel; from the winning triangle's barycentrics
+//      per triangle, a loop over the pixels of its clipped bounding box;
+//   3. reenact_raster_resolve: per output pixel, from the winning triangle's barycentrics
 //      it writes map_x, map_y (the source position; kRasterUncovered = -1 where nothing covers the
 //      pixel), mask (1 covered, 0 not) and revealed (1 where the source point is NOT visible in the
 //      source view: the triangle is back-facing there, the point lies outside the source image, or
 //      the triangle that won the source z-buffer at the point's nearest source pixel is another one
-//      whose plane, evaluated at the exact source point, is nearer than depth - tolerance). Without a source z-buffer only the back-facing test applies.
+//      whose plane, evaluated at the exact source point, is nearer than depth - tolerance).
+//   Both are 1D grid-stride loops (any grid works; see the note above the kernels). Without a source z-buffer only the back-facing test applies.
 #include "kernels.cuh"
 
 namespace reenact {
@@ -95,23 +96,9 @@ __host__ __device__ __forceinline__ void pixel_span(float lo, float hi, int size
   *last = clampi(static_cast<int>(floorf(hi)), -1, size - 1);
 }
 
-}  // namespace reenact
-
-using reenact::edge_weights;
-using reenact::fadd_rn;
-using reenact::interpolate;
-using reenact::kRasterEmpty;
-using reenact::kRasterUncovered;
-using reenact::load_vertex;
-using reenact::orderable_depth;
-using reenact::pixel_span;
-using reenact::signed_area2;
-using reenact::Vertex3;
-
-extern "C" __global__ void reenact_raster_depth(const float* verts, const int* tris, int num_tris,
-                                                unsigned long long* zbuf, int width, int height) {
-  const int t = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
-  if (t >= num_tris) return;
+/// Depth pass of one triangle: atomicMin of its keys over the covered pixels of its bounding box.
+__device__ __forceinline__ void draw_triangle(const float* verts, const int* tris, int t, unsigned long long* zbuf,
+                                              int width, int height) {
   const Vertex3 a = load_vertex(verts, tris[3 * t]);
   const Vertex3 b = load_vertex(verts, tris[3 * t + 1]);
   const Vertex3 c = load_vertex(verts, tris[3 * t + 2]);
@@ -131,14 +118,11 @@ extern "C" __global__ void reenact_raster_depth(const float* verts, const int* t
   }
 }
 
-extern "C" __global__ void reenact_raster_resolve(const unsigned long long* zbuf, const float* target,
-                                                  const float* source, const int* tris,
-                                                  const unsigned long long* src_zbuf, float* map_x, float* map_y,
-                                                  uint8_t* mask, uint8_t* revealed, int width, int height,
-                                                  int src_width, int src_height, float depth_tolerance) {
-  const int x = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
-  const int y = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
-  if (x >= width || y >= height) return;
+/// Resolve pass of output pixel (x, y).
+__device__ __forceinline__ void resolve_pixel(const unsigned long long* zbuf, const float* target, const float* source,
+                                              const int* tris, const unsigned long long* src_zbuf, float* map_x,
+                                              float* map_y, uint8_t* mask, uint8_t* revealed, int width, int x,
+                                              int y, int src_width, int src_height, float depth_tolerance) {
   const long long at = static_cast<long long>(y) * width + x;
   const unsigned long long key = zbuf[at];
   if (key == kRasterEmpty) {
@@ -182,4 +166,32 @@ extern "C" __global__ void reenact_raster_resolve(const unsigned long long* zbuf
     }
   }
   revealed[at] = hidden ? 1 : 0;
+}
+
+}  // namespace reenact
+
+// Both kernels are grid-stride loops, correct for any 1D launch: the GPU launches a thread per
+// triangle / pixel, the CPU emulation one thread for everything (kernels.host: cpu=True), which
+// spares it the per-emulated-thread cost (thread-local built-ins) that would dominate at 256x256.
+extern "C" __global__ void reenact_raster_depth(const float* verts, const int* tris, int num_tris,
+                                                unsigned long long* zbuf, int width, int height) {
+  const int stride = static_cast<int>(gridDim.x * blockDim.x);
+  for (int t = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x); t < num_tris; t += stride) {
+    reenact::draw_triangle(verts, tris, t, zbuf, width, height);
+  }
+}
+
+extern "C" __global__ void reenact_raster_resolve(const unsigned long long* zbuf, const float* target,
+                                                  const float* source, const int* tris,
+                                                  const unsigned long long* src_zbuf, float* map_x, float* map_y,
+                                                  uint8_t* mask, uint8_t* revealed, int width, int height,
+                                                  int src_width, int src_height, float depth_tolerance) {
+  const long long count = static_cast<long long>(width) * height;
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int y = static_cast<int>(i / width);
+    reenact::resolve_pixel(zbuf, target, source, tris, src_zbuf, map_x, map_y, mask, revealed, width,
+                           static_cast<int>(i - static_cast<long long>(y) * width), y, src_width, src_height,
+                           depth_tolerance);
+  }
 }

@@ -180,6 +180,7 @@ def test_cpu_build_equals_reference_on_a_triangle_soup(seed):
     out = rasterize_prepared(mesh)
     assert out.mask.sum() > 1000 and out.revealed.sum() > 50
     assert_same(out, ref.rasterize(mesh))
+    assert_same(rasterize_prepared(mesh, gpu_grid=True), out)  # a thread per item, as on the GPU: same bits
 
 
 def test_cpu_build_equals_reference_on_a_turned_sphere():
