@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = run(args.size, args.repeats, args.yaw)
     except KeyboardInterrupt:
         return 130
+    except RuntimeError as exc:  # no face found, or the kernel library failed to build
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"machine: {cpu_model()}, {usable_cores()} usable cores; CPU build, one thread; {args.size}x{args.size}")
     print(
         f"{'mesh':9s} {'tris':>5s} {'src z-buf':>9s} {'covered':>8s} {'revealed':>8s} {'median ms':>9s} {'p90 ms':>7s}"
