@@ -20,6 +20,8 @@ import time
 import numpy as np
 
 from benchmarks.machine import cpu_model, usable_cores
+from benchmarks.registry import BenchContext, Row, register
+from benchmarks.stats import time_calls
 from export.atomic import atomic_write_text
 from kernels.meshes import facemesh_triangles, grid_triangles, sphere_cap
 from kernels.rasterize import MeshInputs, prepare_mesh, rasterize_prepared
@@ -103,6 +105,23 @@ def run(size: int, repeats: int, yaw: float) -> list[dict]:
                 }
             )
     return rows
+
+
+@register("rasterize", "stage", "mesh rasteriser (issue #14, not yet in the warp): MediaPipe tessellation, yaw 30")
+def bench_rasterize(ctx: BenchContext):
+    """``reenact bench`` rows: the face mesh at each crop size, without and with the source z-buffer."""
+    cfg = ctx.config
+    for crop in cfg.crop_sizes:
+        source, target, tris = facemesh(crop, 30.0)
+        for occlusion in (False, True):
+            depth = source[:, 2] if occlusion else None
+            mesh = prepare_mesh(target, source[:, :2], tris, (crop, crop), source_depth=depth)
+            timing = time_calls(
+                lambda _i, m=mesh: rasterize_prepared(m), warmup=cfg.warmup, repeat=cfg.repeat, budget_s=cfg.budget_s
+            )
+            occluded = "with source z-buffer" if occlusion else "no source z-buffer"
+            variant = {"crop": crop, "mesh": f"{len(tris)} triangles", "occlusion": occluded}
+            yield Row("stage", "rasterize", variant, timing, note="CPU build of kernels/cuda/rasterize.cu, one thread")
 
 
 def main(argv: list[str] | None = None) -> int:

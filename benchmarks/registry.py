@@ -106,7 +106,7 @@ def register(name: str, section: str, title: str) -> Callable[[Callable[[BenchCo
 
 def load_benches() -> dict[str, Bench]:
     """Import the modules that register benches (each registers on import) and return the registry."""
-    from benchmarks import baselines, end_to_end, hooks, model_cost, stages, startup  # noqa: F401
+    from benchmarks import baselines, end_to_end, hooks, model_cost, rasterize, stages, startup  # noqa: F401
 
     return BENCHES
 
