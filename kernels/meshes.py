@@ -30,14 +30,26 @@ def triangles_from_edges(edges) -> np.ndarray:
     return np.array(sorted(found), np.int32).reshape(-1, 3)
 
 
+def _edges_of(tris: np.ndarray) -> list[tuple[int, int]]:
+    return [tuple(sorted(e)) for a, b, c in tris.tolist() for e in ((a, b), (b, c), (a, c))]
+
+
 def facemesh_triangles(points_xy: np.ndarray | None = None) -> np.ndarray:
     """MediaPipe face mesh triangles over its 468 landmarks: the 3-cliques of FACEMESH_TESSELATION
-    (2556 edges -> 854 triangles; the model's own list has 898 faces, the cliques miss a few around the
-    eyes and lips, and every clique of this edge set is a face of the surface). Oriented front-facing
-    at ``points_xy`` (468 or 478, 2) when given (a frontal detection), else left sorted."""
+    (2556 edges -> 854 cliques) less the 2 that are not faces ((49, 64, 129) and its mirror (279, 294,
+    358) at the nose wings: each of their edges already borders two faces), so 852 triangles and every
+    edge borders at most two (the model's own list has 898 faces; the rest are not in the edge set).
+    Oriented front-facing at ``points_xy`` (468 or 478, 2) when given (a frontal detection), else sorted."""
     from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
 
     tris = triangles_from_edges(FACEMESH_TESSELATION)
+    uses: dict[tuple[int, int], int] = defaultdict(int)
+    for edge in _edges_of(tris):
+        uses[edge] += 1
+    # hand-written rule: on this open surface, a clique all of whose edges lie in three cliques is a
+    # ghost over real faces (a closed surface like a tetrahedron would need a different test)
+    ghost = np.array([all(uses[e] == 3 for e in _edges_of(t[None])) for t in tris], bool)
+    tris = tris[~ghost]
     return tris if points_xy is None else orient_triangles(tris, np.asarray(points_xy)[:, :2])
 
 
