@@ -2,7 +2,7 @@
 
     python -m benchmarks.rasterize [--size 256] [--repeats 200] [--yaw 30] [--json OUT.json]
 
-Meshes: MediaPipe's face tessellation (854 triangles) on the face MediaPipe finds in the bundled
+Meshes: MediaPipe's face tessellation (852 triangles) on the face MediaPipe finds in the bundled
 astronaut photo, scaled so the face fills the crop (its own z as depth), turned by ``--yaw`` about
 the face's centre; a 120-degree sphere cap of about the same triangle count, turned alike; and a
 full-frame 22 x 22 grid (968 triangles, identity pose). Each is timed without and with the source
