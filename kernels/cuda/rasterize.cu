@@ -32,7 +32,8 @@
 //      source view: the triangle is back-facing there, the point lies outside the source image, or
 //      the triangle that won the source z-buffer at the point's nearest source pixel is another one
 //      whose plane, evaluated at the exact source point, is nearer than depth - tolerance).
-//   Both are 1D grid-stride loops (any grid works; see the note above the kernels). Without a source z-buffer only the back-facing test applies.
+//      Without a source z-buffer only the back-facing test applies.
+//   Both kernels are 1D grid-stride loops (any grid works; see the note above them).
 #include "kernels.cuh"
 
 namespace reenact {
