@@ -19,6 +19,22 @@ def cpu():
         pytest.skip(str(exc))
 
 
+@pytest.fixture(scope="module")
+def cuda():
+    """pycuda's driver with device 0's primary context (the one TensorRT uses) pushed; skips without a GPU."""
+    from kernels.gpu import gpu_status
+
+    ok, reason = gpu_status()
+    if not ok:
+        pytest.skip(reason)
+    import pycuda.driver as drv
+
+    context = drv.Device(0).retain_primary_context()
+    context.push()
+    yield drv
+    context.pop()
+
+
 @pytest.fixture(scope="session")
 def photo(astronaut) -> np.ndarray:
     """A non-square, odd-sized (301 x 421) BGR cut of the astronaut photo, face off-centre."""

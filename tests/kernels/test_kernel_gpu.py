@@ -11,24 +11,11 @@ from kernel_helpers import COLOUR_IDS, COLOURS, assert_float_close, assert_u8_cl
 
 from kernels import reference as ref
 from kernels.frames import Colour, Frame, chroma_shape
-from kernels.gpu import STATS_BYTES, GpuKernels, gpu_status
+from kernels.gpu import STATS_BYTES, GpuKernels
 from kernels.host import PlanePointers
 from streamer.compositor import feather_mask
 
 pytestmark = pytest.mark.gpu
-
-
-@pytest.fixture(scope="module")
-def cuda():
-    ok, reason = gpu_status()
-    if not ok:
-        pytest.skip(reason)
-    import pycuda.driver as drv
-
-    context = drv.Device(0).retain_primary_context()  # the context TensorRT uses
-    context.push()
-    yield drv
-    context.pop()
 
 
 @pytest.fixture(scope="module")

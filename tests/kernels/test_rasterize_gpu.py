@@ -5,24 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels.gpu import GpuKernels, gpu_status
+from kernels.gpu import GpuKernels
 from kernels.meshes import sphere_cap
 from kernels.rasterize import prepare_mesh, rasterize_prepared
 
 pytestmark = pytest.mark.gpu
-
-
-@pytest.fixture(scope="module")
-def cuda():
-    ok, reason = gpu_status()
-    if not ok:
-        pytest.skip(reason)
-    import pycuda.driver as drv
-
-    context = drv.Device(0).retain_primary_context()
-    context.push()
-    yield drv
-    context.pop()
 
 
 @pytest.mark.parametrize("with_source_depth", [True, False])
