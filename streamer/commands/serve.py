@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_generator_arguments,
         add_retarget_arguments,
     )
+    from streamer.webrtc import default_max_streams  # the package alone: no aiortc or aiohttp (issue 16)
 
     p = sub.add_parser(
         "serve",
@@ -50,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-streams",
         type=int,
-        default=_default_max_streams(),
-        help=f"concurrent streams; more are refused with HTTP 503 (default: CPU count, {_default_max_streams()})",
+        default=default_max_streams(),
+        help=f"concurrent streams; more are refused with HTTP 503 (default: CPU count, {default_max_streams()})",
     )
     p.add_argument("--drop-audio", action="store_true", help="do not send the browser's audio back")
     p.add_argument("--size", type=int, default=256, help="face crop size in pixels (default 256)")
@@ -65,14 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_frame_path_argument(p)
     add_edit_arguments(p)  # where every stream starts; the page's sliders change them per stream
     p.set_defaults(func=_run_serve)
-
-
-def _default_max_streams() -> int:
-    """``streamer.webrtc.server.default_max_streams`` without importing that module here: it loads aiortc and
-    aiohttp, which every ``reenact`` command then paid at start-up (issue 16)."""
-    import os
-
-    return max(1, os.cpu_count() or 1)
 
 
 def _run_serve(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ import contextlib
 import hmac
 import json
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from streamer.errors import InputError
 from streamer.live.config import LiveConfig
 from streamer.live.sources import SourceLibrary, prepare_upload
+from streamer.webrtc import default_max_streams
 from streamer.webrtc.ice import loopback_ice, rtc_configuration
 from streamer.webrtc.jitter import use_marker_jitter_buffer
 from streamer.webrtc.session import PeerSession
@@ -36,11 +36,6 @@ log = logging.getLogger(__name__)
 MAX_SDP_BYTES = 64 * 1024
 UPLOAD_TYPES = ("image/", "application/octet-stream")
 PUBLIC_PATHS = ("/", "/favicon.ico")
-
-
-def default_max_streams() -> int:
-    """One stream per CPU core (each stream keeps about one core busy at the camera's rate)."""
-    return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
