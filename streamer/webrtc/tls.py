@@ -57,11 +57,12 @@ def load_certificate(cert_path: Path, key_path: Path) -> ServerCertificate:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(str(cert_path), str(key_path))
-        fingerprint, spki = _describe(cert_path.read_bytes())
+        pem = cert_path.read_bytes()
+        fingerprint, spki = _describe(pem)
     except (ssl.SSLError, ValueError, OSError) as exc:
         why = f"--cert {cert_path} / --key {key_path}: not a usable PEM certificate and key ({exc})"
         raise InputError(why) from None
-    return ServerCertificate(context, fingerprint, spki, self_signed=False, pem=cert_path.read_bytes())
+    return ServerCertificate(context, fingerprint, spki, self_signed=False, pem=pem)
 
 
 def _subject_names(hosts: list[str]) -> list[x509.GeneralName]:
