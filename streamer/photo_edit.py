@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
-from export.atomic import temp_beside
+from export.atomic import atomic_write_bytes
 from streamer.compositor import Compositor
 from streamer.detectors import create_detector
 from streamer.edit_controls import EditControls, EditingRetargeter, flag_name
 from streamer.errors import InputError
 from streamer.landmarks import FaceLandmarks
 from streamer.media.images import fit_within, load_image
+from streamer.media.video_file import VideoFileSink
 from streamer.pipeline import prepare_source
 from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR, create_generator
 from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
@@ -182,47 +181,25 @@ def strip(images: list[np.ndarray], height: int = 320) -> np.ndarray:
     return np.concatenate(tiles, axis=1)
 
 
-@contextlib.contextmanager
-def _temp_beside(path: Path) -> Iterator[Path]:
-    """A temp file next to ``path``, renamed onto it when the block succeeds and removed otherwise."""
-    tmp = temp_beside(path, ".part" + path.suffix)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
 def write_image(path: Path, image: np.ndarray) -> None:
     """Encode ``image`` by ``path``'s suffix and write it atomically."""
     ok, data = cv2.imencode(path.suffix.lower(), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
     if not ok:
         raise InputError(f"cannot encode {path.name}")
-    with _temp_beside(path) as tmp:
-        tmp.write_bytes(data.tobytes())
+    atomic_write_bytes(path, data.tobytes())
 
 
 def write_clip(path: Path, frames, fps: int, size_hw: tuple[int, ...]) -> None:
-    """Encode BGR ``frames`` as H.264 at ``fps`` and write the file atomically.
-
-    A few lines of PyAV rather than ``VideoFileSink``: that sink mirrors a driver's timing and audio,
-    which an edit clip does not have.
-    """
+    """Encode BGR ``frames`` at ``fps`` (the format's codec: H.264 for these suffixes), written atomically."""
     h, w = (int(size_hw[0]) // 2 * 2, int(size_hw[1]) // 2 * 2)  # yuv420p needs even sides
-    container = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}[path.suffix.lower()]
-    with _temp_beside(path) as tmp, av.open(str(tmp), "w", format=container) as out:
-        video = out.add_stream("libx264", rate=Fraction(fps))
-        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
-        video.options = {"crf": "18", "preset": "veryfast"}
+    sink = VideoFileSink(path, w, h, Fraction(fps))
+    try:
         for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="bgr24")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
+            sink.write(image[:h, :w], i / fps)
+    except BaseException:
+        sink.abort()
+        raise
+    sink.finish()
 
 
 def describe(opts: EditOptions) -> str:
