@@ -20,6 +20,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from export.atomic import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 from streamer.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -73,18 +74,10 @@ def _code_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def entry_key(weights: Path, opset: int, sampler: str) -> str:
     """The cache entry's name for these weights, export settings and library/code versions."""
     parts = [
-        _sha256_file(weights)[:20],
+        sha256_file(weights)[:20],
         f"opset{opset}",
         sampler,
         f"torch{_version('torch')}",
@@ -100,7 +93,7 @@ def _read_entry(folder: Path, names: Iterable[str]) -> dict[str, bytes] | None:
         graphs = {}
         for name in names:
             data = (folder / f"{name}.onnx").read_bytes()
-            if hashlib.sha256(data).hexdigest() != manifest[name]:
+            if sha256_bytes(data) != manifest[name]:
                 raise ValueError(f"{name}.onnx does not match its manifest")
             graphs[name] = data
         return graphs
@@ -112,11 +105,9 @@ def _read_entry(folder: Path, names: Iterable[str]) -> dict[str, bytes] | None:
 
 
 def _write_entry(folder: Path, graphs: dict[str, bytes]) -> None:
-    from export.atomic import atomic_write_bytes, atomic_write_text
-
     for name, data in graphs.items():
         atomic_write_bytes(folder / f"{name}.onnx", data)
-    manifest = {name: hashlib.sha256(data).hexdigest() for name, data in graphs.items()}
+    manifest = {name: sha256_bytes(data) for name, data in graphs.items()}
     atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=1))  # last: marks the entry whole
 
 
