@@ -48,10 +48,11 @@ def driver_frames(driver_path):
 @contextlib.asynccontextmanager
 async def serving(library, live_config, **overrides) -> AsyncIterator[tuple]:
     """A server on a free loopback port for the duration of the block; loopback-only ICE unless overridden
-    (these unit tests run beside the machine's real interfaces: no packet may leave 127.0.0.1)."""
+    (these unit tests run beside the machine's real interfaces: no packet may leave 127.0.0.1); ``live=`` to
+    serve another live config."""
     from streamer.webrtc.server import ServerConfig, running_server
 
-    config = ServerConfig(port=0, live=live_config, **{"ice_loopback_only": True, **overrides})
+    config = ServerConfig(**{"port": 0, "live": live_config, "ice_loopback_only": True, **overrides})
     async with running_server(config, library) as (server, url):
         yield server, url
 

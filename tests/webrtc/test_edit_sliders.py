@@ -45,20 +45,13 @@ def test_edits_messages_parse_into_checked_controls(library):
         assert "\n" not in str(err.value)
 
 
-def serving(library, live, **overrides):
-    """``serve`` with another live config: a server on a free loopback port, loopback-only ICE."""
-    from streamer.webrtc.server import ServerConfig, running_server
-
-    return running_server(ServerConfig(port=0, live=live, ice_loopback_only=True, **overrides), library)
-
-
-def test_edits_over_the_data_channel_change_the_next_frames(live_config, driver_frames, library):
+def test_edits_over_the_data_channel_change_the_next_frames(serve, live_config, driver_frames):
     frames, fps = driver_frames
     errors: list[str] = []
 
     async def scenario():
         start = EditControls(yaw=-10)
-        async with serving(library, dataclasses.replace(live_config, edits=start)) as (_, url):
+        async with serve(live=dataclasses.replace(live_config, edits=start)) as (_, url):
             async with aiohttp.ClientSession() as http, http.get(f"{url}/config") as resp:
                 assert (await resp.json())["edits"] == dataclasses.asdict(start)
             client = LoopbackClient(url, frames, fps)
@@ -81,13 +74,13 @@ def test_edits_over_the_data_channel_change_the_next_frames(live_config, driver_
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (tests/install_browser.sh, or apt-get install chromium)")
-def test_page_sliders_send_the_whole_set_and_start_where_the_server_does(library, live_config, tmp_path):
+def test_page_sliders_send_the_whole_set_and_start_where_the_server_does(serve, live_config, tmp_path):
     y4m = tmp_path / "unused.y4m"  # the page is not asked for the camera here
     y4m.write_bytes(b"")
 
     async def scenario():
         start = dataclasses.replace(live_config, edits=EditControls(yaw=10, eyes_open=0.5))
-        async with serving(library, start) as (_, url), chromium([], y4m) as cdp:
+        async with serve(live=start) as (_, url), chromium([], y4m) as cdp:
             page = await cdp.open_page()
             await page.navigate(url + "/")
             await page.until(
