@@ -11,7 +11,7 @@ frame made from it:
 - face found: the share of output frames where dlib finds a face;
 - yaw r / pitch r: Pearson correlation of the output's and the driver's angles over frames where both
   have a face (NaN when the driver hardly moves: standard deviation under ``MIN_SPREAD_DEG``); frames
-  whose driver turns more than ``max_yaw`` from frontal are left out of the yaw figures, as asked;
+  whose driver turns more than ``MAX_YAW_DEG`` from frontal are left out of the yaw figures, as asked;
 - yaw error: mean |(output - its median) - (driver - its median)| in degrees (relative: a photo's own
   pose and the driver's offset do not count);
 - mouth r, eyes r, brows r: the same correlation for mouth opening, eye openness and brow height;
@@ -34,11 +34,11 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import av
 import numpy as np
 from tqdm import tqdm
 
 from benchmarks.dlib_judge import DlibJudge, JudgedFace
+from benchmarks.dlib_landmarks import read_frames
 from benchmarks.inputs import shared_data_dir
 from benchmarks.machine import describe_machine
 from benchmarks.reenact_quality import machine_line
@@ -46,6 +46,7 @@ from export.atomic import atomic_write_text
 
 MIN_SPREAD_DEG = 2.0  #: a driver whose yaw (pitch) varies less than this has no meaningful correlation
 MIN_SPREAD_RATIO = 0.02  #: the same for mouth, eyes and brows (in their own units)
+MAX_YAW_DEG = 45.0  #: yaw figures use driver frames within this many degrees of frontal
 
 #: Frontal photos the sources rotate through (all different people from every suite clip).
 SOURCES = (
@@ -113,17 +114,6 @@ def relative_error(out: np.ndarray, drv: np.ndarray) -> float:
     return float(np.mean(np.abs((out - np.median(out)) - (drv - np.median(drv)))))
 
 
-def _frames(path: Path, limit: int) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        stream = c.streams.video[0]
-        out = []
-        for frame in c.decode(stream):
-            out.append(frame.to_ndarray(format="bgr24"))
-            if len(out) >= limit:
-                break
-    return out
-
-
 def score_series(
     judge: DlibJudge, driver: list[np.ndarray], output: list[np.ndarray], identity: np.ndarray | None, max_yaw: float
 ) -> dict[str, float]:
@@ -159,10 +149,26 @@ def score_series(
     return res
 
 
-def run_pair(judge: DlibJudge, data: Path, pair: Pair, mode: str, max_seconds: float, workdir: Path) -> dict:
-    """Convert one pair in one mode with the real ``convert`` and score it."""
-    from streamer.convert import ConvertOptions, convert
+def source_identity(judge: DlibJudge, data: Path, pair: Pair) -> np.ndarray | None:
+    """dlib's descriptor of the pair's source photo (None when dlib finds no face in it)."""
     from streamer.media.images import load_image
+
+    photo = load_image(data / pair.source)
+    face = judge.judge(photo)
+    return judge.identity(photo, face) if face is not None else None
+
+
+def run_pair(
+    judge: DlibJudge,
+    data: Path,
+    pair: Pair,
+    mode: str,
+    max_seconds: float,
+    workdir: Path,
+    identity: np.ndarray | None,
+) -> dict:
+    """Convert one pair in one mode with the real ``convert`` and score it against the photo's ``identity``."""
+    from streamer.convert import ConvertOptions, convert
 
     out = workdir / f"{mode}.mp4"
     opts = ConvertOptions(
@@ -171,21 +177,11 @@ def run_pair(judge: DlibJudge, data: Path, pair: Pair, mode: str, max_seconds: f
     start = time.perf_counter()
     summary = convert(replace(opts, **MODES[mode]))
     seconds = time.perf_counter() - start
-    photo = load_image(data / pair.source)
-    face = judge.judge(photo)
-    identity = judge.identity(photo, face) if face is not None else None
-    output = _frames(out, summary.frames)
-    driver = _frames(data / pair.driver, len(output))
-    res = score_series(judge, driver, output, identity, RunConfig.max_yaw)
+    output = list(read_frames(out, summary.frames))
+    driver = list(read_frames(data / pair.driver, len(output)))
+    res = score_series(judge, driver, output, identity, MAX_YAW_DEG)
     out.unlink()
     return {"mode": mode, "source": pair.source, "driver": pair.driver, "convert_s": seconds, **res}
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Run-wide settings."""
-
-    max_yaw: float = 45.0  #: yaw figures use driver frames within this many degrees of frontal
 
 
 def aggregate(rows: list[dict]) -> dict[str, float]:
@@ -285,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="cross-dlib-") as tmp:
         for pair in tqdm(pairs, desc=args.suite, unit="pair"):
+            identity = source_identity(judge, data, pair)
             for mode in modes:
-                rows.append(run_pair(judge, data, pair, mode, args.max_seconds, Path(tmp)))
+                rows.append(run_pair(judge, data, pair, mode, args.max_seconds, Path(tmp), identity))
     report = {
         "suite": args.suite,
         "label": args.label,

@@ -104,16 +104,14 @@ class DlibJudge:
             raise RuntimeError(why)
         models = _models_dir()
         assert models is not None
-        status = embedder_status()
         import dlib
 
         self._detector = dlib.get_frontal_face_detector()
         self._shape = dlib.shape_predictor(str(models / SHAPE_68))
-        self._dlib = dlib
         self._embedder = DlibFaceEmbedder()
         self.max_side = max_side
         self.upsample = upsample
-        self.detail = f"dlib {dlib.__version__} HOG detector, {SHAPE_68}; identity: {status.detail}"
+        self.detail = f"dlib {dlib.__version__} HOG detector, {SHAPE_68}; identity: {self._embedder.detail}"
 
     def points(self, image_bgr: np.ndarray) -> np.ndarray | None:
         """(68, 2) points of the largest face dlib finds (None: no face)."""
