@@ -10,8 +10,14 @@ from streamer.geometry import rotation_matrix
 from streamer.pose import head_pose
 from streamer.retarget import AnalyticRetargeter
 from streamer.turn_limit import TurnLimit, limit_turn, soft_saturate, swing_twist, turn_angle
+from tests.test_pose import rotated
 
 LIMIT = TurnLimit(knee_deg=25.0, limit_deg=45.0)
+
+
+def _turned(face, yaw: float):
+    """``face`` turned by ``yaw`` degrees about its landmarks' centre."""
+    return face.with_points(rotated(face.points, yaw, 0, 0))
 
 
 class TestSoftSaturate:
@@ -73,14 +79,9 @@ class TestLimitTurn:
 
 
 class TestRetargeterTurns:
-    def _turned(self, face, yaw):
-        p = face.points.astype(np.float64)
-        c = p.mean(axis=0)
-        return face.with_points((p - c) @ rotation_matrix(yaw, 0, 0).T + c)
-
     @pytest.mark.parametrize("yaw", [15.0, -15.0, 40.0, 70.0, -70.0])
     def test_source_turns_by_the_limited_amount(self, astronaut_face, yaw):
-        driver = self._turned(astronaut_face, yaw)
+        driver = _turned(astronaut_face, yaw)
         base = head_pose(astronaut_face.points).yaw
         out = AnalyticRetargeter("relative", turn_limit=LIMIT).retarget(astronaut_face, astronaut_face, driver)
         assert head_pose(out.points).yaw - base == pytest.approx(float(soft_saturate(yaw, LIMIT)), abs=2.0)
@@ -96,19 +97,14 @@ class _FollowsTheDriver:
 
 
 class TestEditingStageLimitsEveryRetargeter:
-    def _turned(self, face, yaw):
-        p = face.points.astype(np.float64)
-        c = p.mean(axis=0)
-        return face.with_points((p - c) @ rotation_matrix(yaw, 0, 0).T + c)
-
     def test_large_turn_is_limited_small_one_untouched(self, astronaut_face):
         from streamer.edit_controls import EditingRetargeter
 
         stage = EditingRetargeter(_FollowsTheDriver(), turn_limit=LIMIT)
         base = head_pose(astronaut_face.points).yaw
-        far = stage.retarget(astronaut_face, astronaut_face, self._turned(astronaut_face, 70))
+        far = stage.retarget(astronaut_face, astronaut_face, _turned(astronaut_face, 70))
         assert head_pose(far.points).yaw - base == pytest.approx(float(soft_saturate(70, LIMIT)), abs=2.0)
-        near = self._turned(astronaut_face, 15)
+        near = _turned(astronaut_face, 15)
         assert np.array_equal(stage.retarget(astronaut_face, astronaut_face, near).points, near.points)
 
 
