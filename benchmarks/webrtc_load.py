@@ -18,7 +18,6 @@ import asyncio
 import os
 import platform
 import re
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.glass_to_glass import start_server
 from streamer.webrtc.client import LoopbackClient, load_clip
 from streamer.webrtc.ice import loopback_ice
 
@@ -55,17 +55,6 @@ class Row:
     server_cpu: float  # percent of one core
     client_cpu: float
     server_rss: float  # MB, peak
-
-
-async def _start_server(max_streams: int) -> tuple[asyncio.subprocess.Process, str]:
-    cmd = [sys.executable, "-m", "streamer.cli", "serve", "--port", "0", "--max-streams", str(max_streams)]
-    cmd.append("--ice-loopback-only")  # the clients run on this machine: no packet leaves 127.0.0.1
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    assert proc.stdout is not None
-    while line := (await asyncio.wait_for(proc.stdout.readline(), 120)).decode():
-        if match := re.search(r"serving on (http://\S+?)/", line):
-            return proc, match.group(1)
-    raise RuntimeError("the server did not start")
 
 
 async def _run(url: str, pid: int, frames, fps: float, peers: int, seconds: float) -> Row:
@@ -141,7 +130,8 @@ async def main_async(args: argparse.Namespace) -> str:
     seconds = args.seconds or (8.0 if args.quick else 30.0)
     load_start = os.getloadavg()[0]
     with loopback_ice():
-        proc, url = await _start_server(max(peer_counts))
+        # the clients run on this machine: no packet leaves 127.0.0.1
+        proc, url = await start_server(["--max-streams", str(max(peer_counts)), "--ice-loopback-only"])
         try:
             rows = []
             for n in peer_counts:
