@@ -13,25 +13,31 @@ def temp_beside(path: Path, suffix: str) -> Path:
 
     ``tempfile.mkstemp`` makes files 0600; an output renamed from it would stay private to its owner.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    fd, tmp = _mkstemp_beside(path, f".{path.stem}.", suffix)
+    os.close(fd)
+    return Path(tmp)
+
+
+def _mkstemp_beside(path: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """``tempfile.mkstemp`` in ``path``'s folder, its file given the usual permissions (mkstemp makes 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-    finally:
+    except BaseException:
         os.close(fd)
-    return Path(tmp)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return fd, tmp
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so readers see the old file or the whole new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp_beside(path, f".{path.name}.", ".tmp")
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
