@@ -336,7 +336,7 @@ def convert_options(args: argparse.Namespace, source: Path, driver: Path, out: P
         tracker=args.tracker,
         track_debug=args.track_debug,
         reference_frame=args.reference_frame,
-        reference=getattr(args, "reference", "lookahead"),
+        reference=args.reference,
         strip=args.strip,
         retarget=args.retarget,
         idsg_weights=args.idsg_weights,
