@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamer.geometry import rotation_matrix
 from streamer.pose import expression_vector, head_pose
 from streamer.reference_lookahead import LookaheadConfig, ScoredFace, pick_reference, scan_driver
+from tests.test_pose import rotated
 
 
 def _face(base, index: int, yaw: float = 0.0, mouth: float = 0.0, blink: float = 0.0) -> ScoredFace:
@@ -15,9 +15,7 @@ def _face(base, index: int, yaw: float = 0.0, mouth: float = 0.0, blink: float =
     iod = np.linalg.norm(p[45] - p[36])
     p[[65, 66, 67, 56, 57, 58]] += (0.0, mouth * iod, 0.0)
     p[[37, 38, 43, 44]] += blink * (p[[41, 40, 47, 46]] - p[[37, 38, 43, 44]])
-    c = p.mean(axis=0)
-    p = (p - c) @ rotation_matrix(yaw, 0.0, 0.0).T + c
-    lm = base.with_points(p)
+    lm = base.with_points(rotated(p, yaw, 0.0, 0.0))
     return ScoredFace(index, lm, head_pose(lm.points), expression_vector(lm.points))
 
 
