@@ -217,30 +217,20 @@ class GpuKernels:
         uint64 scratch) turns on the source occlusion test."""
         height, width = size
         self._cuda.memset_d8_async(int(zbuf), 0xFF, width * height * 8, stream)
-        if num_triangles:
-            self.launch(
-                host.raster_depth_launch(int(target), int(triangles), num_triangles, int(zbuf), width, height), stream
-            )
-        src_h, src_w = source_size if src_zbuf is not None else (0, 0)
         if src_zbuf is not None:
+            src_h, src_w = source_size
             self._cuda.memset_d8_async(int(src_zbuf), 0xFF, src_w * src_h * 8, stream)
-            if num_triangles:
-                launch = host.raster_depth_launch(
-                    int(source), int(triangles), num_triangles, int(src_zbuf), src_w, src_h
-                )
-                self.launch(launch, stream)
         outs = tuple(int(p) for p in outputs)
-        launch = host.raster_resolve_launch(
-            int(zbuf),
+        for launch in host.raster_launches(
             int(target),
             int(source),
             int(triangles),
+            num_triangles,
+            int(zbuf),
             int(src_zbuf or 0),
             outs,  # type: ignore[arg-type]
-            width,
-            height,
-            src_w,
-            src_h,
+            size,
+            source_size,
             depth_tolerance,
-        )
-        self.launch(launch, stream)
+        ):
+            self.launch(launch, stream)

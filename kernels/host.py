@@ -282,3 +282,31 @@ def raster_resolve_launch(
     args = (zbuf, target, source, tris, src_zbuf, *outputs, width, height, src_width, src_height, depth_tolerance)
     grid, block = _raster_grid(width * height, cpu)
     return Launch("reenact_raster_resolve", grid, block, args)
+
+
+def raster_launches(
+    target: int,
+    source: int,
+    tris: int,
+    num_tris: int,
+    zbuf: int,
+    src_zbuf: int,
+    outputs: tuple[int, int, int, int],
+    size: tuple[int, int],
+    source_size: tuple[int, int],
+    depth_tolerance: float,
+    cpu: bool = False,
+) -> list[Launch]:
+    """The mesh rasteriser's launches in order: the depth pass of the target mesh into ``zbuf`` (size =
+    (height, width)), of the source mesh into ``src_zbuf`` (source_size; 0: no occlusion test), both
+    pre-filled with 0xFF bytes and skipped without triangles, then the resolve pass."""
+    height, width = size
+    src_h, src_w = source_size if src_zbuf else (0, 0)
+    launches = []
+    if num_tris:
+        launches.append(raster_depth_launch(target, tris, num_tris, zbuf, width, height, cpu))
+        if src_zbuf:
+            launches.append(raster_depth_launch(source, tris, num_tris, src_zbuf, src_w, src_h, cpu))
+    args = (zbuf, target, source, tris, src_zbuf, outputs, width, height, src_w, src_h, depth_tolerance, cpu)
+    launches.append(raster_resolve_launch(*args))
+    return launches

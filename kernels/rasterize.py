@@ -108,46 +108,29 @@ def rasterize_prepared(mesh: MeshInputs, kernels=None, gpu_grid: bool = False) -
 
         kernels = cpu_kernels()
     height, width = mesh.size
-    cpu = not gpu_grid
     zbuf = np.full((height, width), np.iinfo(np.uint64).max, np.uint64)
     src_zbuf = None
-    num_tris = len(mesh.triangles)
-    if num_tris:
-        kernels.launch(
-            host.raster_depth_launch(_ptr(mesh.target), _ptr(mesh.triangles), num_tris, _ptr(zbuf), width, height, cpu)
-        )
     if mesh.source_size is not None:
-        src_h, src_w = mesh.source_size
-        src_zbuf = np.full((src_h, src_w), np.iinfo(np.uint64).max, np.uint64)
-        if num_tris:
-            kernels.launch(
-                host.raster_depth_launch(
-                    _ptr(mesh.source), _ptr(mesh.triangles), num_tris, _ptr(src_zbuf), src_w, src_h, cpu
-                )
-            )
-    else:
-        src_h = src_w = 0
+        src_zbuf = np.full(mesh.source_size, np.iinfo(np.uint64).max, np.uint64)
     map_x = np.empty((height, width), np.float32)
     map_y = np.empty((height, width), np.float32)
     mask = np.empty((height, width), np.uint8)
     revealed = np.empty((height, width), np.uint8)
-    outputs = (_ptr(map_x), _ptr(map_y), _ptr(mask), _ptr(revealed))
-    tris_ptr = _ptr(mesh.triangles) if num_tris else 0
-    launch = host.raster_resolve_launch(
-        _ptr(zbuf),
+    num_tris = len(mesh.triangles)
+    for launch in host.raster_launches(
         _ptr(mesh.target),
         _ptr(mesh.source),
-        tris_ptr,
+        _ptr(mesh.triangles) if num_tris else 0,
+        num_tris,
+        _ptr(zbuf),
         0 if src_zbuf is None else _ptr(src_zbuf),
-        outputs,
-        width,
-        height,
-        src_w,
-        src_h,
+        (_ptr(map_x), _ptr(map_y), _ptr(mask), _ptr(revealed)),
+        mesh.size,
+        mesh.source_size or (0, 0),
         mesh.depth_tolerance,
-        cpu,
-    )
-    kernels.launch(launch)
+        cpu=not gpu_grid,
+    ):
+        kernels.launch(launch)
     return MeshRaster(map_x, map_y, mask, revealed)
 
 
