@@ -97,7 +97,8 @@ def _label(out: Path, out_dir: Path) -> str:
 
 
 class JobReader:
-    """Builds jobs from rows; collects every problem so one message can list them all."""
+    """Builds jobs from rows; collects every problem so one message can list them all (a bad command line
+    fails at once: its options are checked when the reader is made)."""
 
     def __init__(self, defaults: argparse.Namespace, out_dir: Path):
         self.parser = option_parser()
@@ -108,6 +109,14 @@ class JobReader:
         self.problems: list[str] = []
         self.missing: list[str] = []
         self._checked: set[tuple] = set()
+        self._check(defaults)  # the command line's values: a bad one fails here, once, before any row
+
+    def _check(self, ns: argparse.Namespace) -> None:
+        """``check_convert_options`` once per distinct option set (loading RFG/IDSG weights takes seconds)."""
+        key = tuple(sorted((d, str(getattr(ns, d))) for d in self.dests))
+        if key not in self._checked:
+            check_convert_options(ns)
+            self._checked.add(key)
 
     def job(self, row: int, source: Path, driver: Path, out: str, cells: dict[str, str], base: Path) -> Job | None:
         """The job of one row (None, with the problem noted, when the row is bad)."""
@@ -119,10 +128,7 @@ class JobReader:
                 dest = self.columns[column][1].dest
                 if isinstance(getattr(ns, dest), Path) and cells[column].strip():
                     setattr(ns, dest, _resolve(self.out_dir if dest in OUTPUT_PATH_OPTIONS else base, cells[column]))
-            key = tuple(sorted((d, str(getattr(ns, d))) for d in self.dests))
-            if key not in self._checked:  # loading RFG/IDSG weights takes seconds: once per option set
-                check_convert_options(ns)
-                self._checked.add(key)
+            self._check(ns)
             out_path = _resolve(self.out_dir, out)
             opts = convert_options(ns, source, driver, out_path, progress=False, threads=resolve_threads(ns.threads))
         except InputError as exc:  # convert_options checks the editing controls
@@ -188,9 +194,9 @@ def read_jobs_csv(path: Path, out_dir: Path, defaults: argparse.Namespace, sourc
 
 def read_jobs_folder(folder: Path, source: Path | None, out_dir: Path, defaults: argparse.Namespace) -> list[Job]:
     """One job per video in ``folder`` (sorted by name), all with ``source``; outputs ``DIR/<name>.mp4``."""
+    reader = JobReader(defaults, out_dir)
     if source is None:
         raise InputError(f"{folder} is a folder of drivers: give the photo with --source")
-    reader = JobReader(defaults, out_dir)
     drivers = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
     jobs = [j for i, d in enumerate(drivers, 1) if (j := reader.job(i, source, d, f"{d.stem}.mp4", {}, folder))]
     return reader.finish(jobs, str(folder))

@@ -40,7 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
-    from streamer.commands.convert import check_convert_options
     from streamer.errors import InputError
 
     if args.workers is not None and args.workers < 1:
@@ -52,7 +51,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
             raise InputError(f"{option} names one file per job: give it as a JOBS.csv column")
     if not args.jobs.exists():
         raise InputError(f"jobs not found: {args.jobs}")
-    check_convert_options(args)
 
 
 def _read_jobs(args: argparse.Namespace):
