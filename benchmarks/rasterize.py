@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 import numpy as np
 
 from benchmarks.machine import cpu_model, usable_cores
 from benchmarks.registry import BenchContext, Row, register
-from benchmarks.stats import time_calls
+from benchmarks.stats import percentile, sample_calls, time_calls
 from export.atomic import atomic_write_text
 from kernels.meshes import facemesh_triangles, grid_triangles, sphere_cap
 from kernels.rasterize import MeshInputs, prepare_mesh, rasterize_prepared
@@ -74,14 +73,8 @@ def grid(size: int, yaw: float) -> Mesh:
 
 def time_call(mesh: MeshInputs, repeats: int) -> tuple[float, float]:
     """(median, p90) milliseconds of rasterize_prepared after a few warm-up calls."""
-    for _ in range(5):
-        rasterize_prepared(mesh)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        rasterize_prepared(mesh)
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times)), float(np.percentile(times, 90))
+    times = sample_calls(lambda _i: rasterize_prepared(mesh), warmup=5, repeat=repeats)
+    return percentile(times, 50), percentile(times, 90)
 
 
 def run(size: int, repeats: int, yaw: float) -> list[dict]:
