@@ -159,16 +159,12 @@ def load_idsg(path: str | Path = DEFAULT_WEIGHTS) -> tuple[IDSGGenerator, int]:
 
 
 @torch.no_grad()
-def _generate(
-    generator: IDSGGenerator, identity: torch.Tensor, drivers: list[np.ndarray], size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(driver crop points, generated crop points), each (N, 68, 3), for N (68, 3) driver image points."""
-    faces = [FaceLandmarks(d.astype(np.float32), np.ones(len(d), np.float32)) for d in drivers]
-    crops = np.stack([f.transformed(crop_transform(f, size)).points for f in faces])
+def _generate(generator: IDSGGenerator, identity: torch.Tensor, crops: np.ndarray, size: int) -> np.ndarray:
+    """(N, 68, 3) generated crop points for N drivers given as (N, 68, 3) crop points."""
     device = next(generator.parameters()).device
     x = torch.from_numpy(normalise_crop_points(crops, size).reshape(len(crops), -1)).to(device)
     out = generator.retarget(x, identity.expand(len(crops), -1)).float()
-    return crops, denormalise_crop_points(out.reshape(-1, 68, 3).cpu().numpy(), size, crops[..., 2].mean(axis=1))
+    return denormalise_crop_points(out.reshape(-1, 68, 3).cpu().numpy(), size, crops[..., 2].mean(axis=1))
 
 
 @torch.no_grad()
@@ -188,7 +184,9 @@ def motion_response(generator: IDSGGenerator, source: FaceLandmarks, size: int =
     """
     pts = source.points.astype(np.float64)
     drivers = [pts, turned(pts, -CHECK_TURN_DEG), turned(pts, CHECK_TURN_DEG), mouth_opened(pts)]
-    crops, outs = _generate(generator, encode_identity(generator, source, size), drivers, size)
+    faces = [FaceLandmarks(d.astype(np.float32), np.ones(len(d), np.float32)) for d in drivers]
+    crops = np.stack([f.transformed(crop_transform(f, size)).points for f in faces])
+    outs = _generate(generator, encode_identity(generator, source, size), crops, size)
 
     def gain(measure, a: int, b: int) -> float:
         return (measure(outs[b]) - measure(outs[a])) / (measure(crops[b]) - measure(crops[a]))
@@ -230,16 +228,11 @@ class IDSGRetargeter:
         """``motion_response`` of these weights on ``source``."""
         return motion_response(self.generator, source, self.crop_size)
 
-    @torch.no_grad()
     def generate_crop(self, source: FaceLandmarks, driver: FaceLandmarks) -> tuple[np.ndarray, np.ndarray]:
         """(68, 3) generated landmarks in the driver frame's crop pixels, and that crop's transform."""
-        size = self.crop_size
-        drv_affine = crop_transform(driver, size)
+        drv_affine = crop_transform(driver, self.crop_size)
         drv_crop = driver.transformed(drv_affine).points
-        x = torch.from_numpy(normalise_crop_points(drv_crop, size).reshape(1, -1)).to(self.device)
-        identity = self._identity_code(source)
-        out = self.generator.retarget(x, identity).reshape(68, 3).cpu().numpy()
-        return denormalise_crop_points(out, size, float(drv_crop[:, 2].mean())), drv_affine
+        return _generate(self.generator, self._identity_code(source), drv_crop[None], self.crop_size)[0], drv_affine
 
     def retarget(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
         """Target landmarks in the source's coordinates for this driver frame.
