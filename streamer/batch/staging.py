@@ -11,7 +11,8 @@ from pathlib import Path
 
 from streamer.convert import ConvertOptions
 
-_OUTPUTS = ("out", "strip", "track_debug")
+#: In commit order: ``out`` last, as its presence marks a finished job (a re-run skips it).
+_OUTPUTS = ("strip", "track_debug", "out")
 
 
 def staging_dir(final: Path, key: str) -> Path:
@@ -38,8 +39,8 @@ def prepare(pairs: list[tuple[Path, Path]]) -> None:
 
 
 def commit(pairs: list[tuple[Path, Path]]) -> None:
-    """Rename every staged output into place (the video last: its presence marks a finished job)."""
-    for tmp, final in sorted(pairs, key=lambda p: p[1].suffix.lower() in (".mp4", ".mov", ".mkv", ".m4v")):
+    """Rename every staged output into place (``out`` last: its presence marks a finished job)."""
+    for tmp, final in pairs:
         if tmp.exists():
             os.replace(tmp, final)
 
