@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tests.conftest import SHARED_DATA
+from benchmarks.inputs import shared_data_dir
 
 DEFAULT_CLIPS = (
     "raw/HelloMeme/data/drive_videos/tiktok.mp4",
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("clips", nargs="*", type=Path, help="driver clips (default: three shared ones)")
     parser.add_argument("--step", type=int, default=3, help="measure every STEP-th frame (default 3)")
     args = parser.parse_args(argv)
-    clips = args.clips or [SHARED_DATA / c for c in DEFAULT_CLIPS]
+    clips = args.clips or [shared_data_dir() / c for c in DEFAULT_CLIPS]
     for path in clips:
         product, dlib = pose_pairs(path, args.step)
         if len(product) < 10:
