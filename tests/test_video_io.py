@@ -97,11 +97,12 @@ class TestSink:
             VideoFileSink(tmp_path / "o.mp4", 63, 48, Fraction(25))
 
 
-def _write_clip(path, frames, fps=25, codec="libx264", time_base=None, times=None, rotation=0, audio=None):
-    """A clip of BGR ``frames``; ``times`` in seconds (default i / fps); ``rotation``: display matrix."""
-    tb = time_base or Fraction(1, 1000)
+def _write_clip(path, frames, fps=25, times=None, rotation=0):
+    """An H.264 clip of BGR ``frames`` in a 1/1000 time base; ``times`` in seconds (default i / fps);
+    ``rotation``: display matrix."""
+    tb = Fraction(1, 1000)
     with av.open(str(path), "w") as out:
-        video = out.add_stream(codec, rate=fps)
+        video = out.add_stream("libx264", rate=fps)
         video.height, video.width = frames[0].shape[:2]
         video.pix_fmt = "yuv420p"
         video.codec_context.time_base = tb
