@@ -152,23 +152,29 @@ class HostDevice:
             call()
 
     def staging(self, dst: Buffer) -> np.ndarray:
-        if dst.upload_staging is None:
-            dst.upload_staging = np.zeros(dst.shape, dst.dtype)
-        return dst.upload_staging
+        return _held(dst, "upload_staging", np.zeros)
 
     def commit(self, dst: Buffer) -> None:
         np.copyto(dst.handle, self.staging(dst))
 
     def host_buffer(self, src: Buffer) -> np.ndarray:
-        if src.download_target is None:
-            src.download_target = np.zeros(src.shape, src.dtype)
-        return src.download_target
+        return _held(src, "download_target", np.zeros)
 
     def fetch(self, src: Buffer) -> None:
         np.copyto(self.host_buffer(src), src.handle)
 
     def enqueue(self, key: str, work: Callable[[], None]) -> None:
         work()
+
+
+def _held(buf: Buffer, kind: str, make: Callable[[tuple[int, ...], np.dtype], Any]) -> Any:
+    """``buf``'s host array ``kind`` (``upload_staging`` or ``download_target``), made by
+    ``make(shape, dtype)`` on first use."""
+    array = getattr(buf, kind)
+    if array is None:
+        array = make(buf.shape, buf.dtype)
+        setattr(buf, kind, array)
+    return array
 
 
 CU_STREAM_NON_BLOCKING = 1  #: CUstream_flags: no implicit synchronisation with the legacy stream 0
@@ -258,11 +264,7 @@ class CudaDevice:
 
     def _pinned(self, buf: Buffer, kind: str) -> Any:
         """``buf``'s pinned host tensor for uploads (``upload_staging``) or downloads (``download_target``)."""
-        tensor = getattr(buf, kind)
-        if tensor is None:
-            tensor = self._cuda.pinned(buf.shape, self._dtype(buf.dtype))
-            setattr(buf, kind, tensor)
-        return tensor
+        return _held(buf, kind, lambda shape, dtype: self._cuda.pinned(shape, self._dtype(dtype)))
 
     def _pinned_array(self, buf: Buffer, kind: str) -> np.ndarray:
         """The pinned tensor as NumPy (``uint64`` buffers: viewed as such over torch's int64)."""
