@@ -10,13 +10,18 @@ import os
 DEFAULT_THREADS = 1
 
 
+def thread_count(threads: int | None = None) -> int:
+    """The compute threads ``--threads`` asks for (None: the default, 0: every core), without setting them."""
+    if threads == 0:
+        return os.cpu_count() or 1
+    return DEFAULT_THREADS if threads is None else max(1, int(threads))
+
+
 def configure_threads(threads: int | None = None) -> int:
     """Set OpenCV's (and torch's, if imported) intra-op threads; returns the count used."""
     import cv2
 
-    n = DEFAULT_THREADS if threads is None else max(1, int(threads))
-    if threads == 0:
-        n = os.cpu_count() or 1
+    n = thread_count(threads)
     cv2.setNumThreads(n)
     import sys
 

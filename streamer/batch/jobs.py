@@ -12,14 +12,13 @@ import argparse
 import csv
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from streamer.commands.convert import add_convert_options, check_convert_options, convert_options
 from streamer.convert import ConvertOptions, check_paths
 from streamer.errors import InputError
-from streamer.runtime import DEFAULT_THREADS
+from streamer.runtime import thread_count
 
 REQUIRED_COLUMNS = ("source", "driver", "out")
 #: Path options that name outputs (resolved against DIR, staged like ``out``); other paths are inputs.
@@ -77,13 +76,6 @@ def _cell_argv(column: str, value: str, option: str, action: argparse.Action) ->
     return [] if value == "" else [f"{option}={value}"]
 
 
-def resolve_threads(requested: int | None) -> int:
-    """``--threads`` as ``configure_threads`` reads it (None: the default, 0: every core), without setting it."""
-    if requested is None:
-        return DEFAULT_THREADS
-    return (os.cpu_count() or 1) if requested == 0 else max(1, requested)
-
-
 def _resolve(base: Path, value: str | Path) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
@@ -130,7 +122,7 @@ class JobReader:
                     setattr(ns, dest, _resolve(self.out_dir if dest in OUTPUT_PATH_OPTIONS else base, cells[column]))
             self._check(ns)
             out_path = _resolve(self.out_dir, out)
-            opts = convert_options(ns, source, driver, out_path, progress=False, threads=resolve_threads(ns.threads))
+            opts = convert_options(ns, source, driver, out_path, progress=False, threads=thread_count(ns.threads))
         except InputError as exc:  # convert_options checks the editing controls
             self.problems.append(f"row {row}: {exc}")
             return None

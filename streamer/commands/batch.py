@@ -67,11 +67,11 @@ def _read_jobs(args: argparse.Namespace):
 
 def _run_batch(args: argparse.Namespace) -> int:
     from streamer.batch import staging
-    from streamer.batch.jobs import resolve_threads
     from streamer.batch.progress import BatchProgress
     from streamer.batch.results import DONE, JobResult, ResultsFile, load_results
     from streamer.batch.scheduler import ClusterSettings, RaySession, Scheduler
     from streamer.batch.worker import job_key
+    from streamer.runtime import thread_count
 
     _check_arguments(args)
     jobs = _read_jobs(args)
@@ -88,7 +88,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     results.write()
     progress = BatchProgress(len(to_run), not args.quiet and getattr(args, "stderr_is_tty", True))
     scheduler = None
-    cpus = float(resolve_threads(args.threads))  # each worker reserves the CPUs its jobs compute on
+    cpus = float(thread_count(args.threads))  # each worker reserves the CPUs its jobs compute on
     settings = ClusterSettings(args.workers, args.ray_address, args.gpus_per_worker, cpus)
 
     def finished(result: JobResult) -> None:
