@@ -37,6 +37,7 @@ from streamer.media.probe import av_offset
 from streamer.media.video_file import VideoFileSink, VideoFileSource, VideoFrame
 from streamer.pipeline import ReenactmentPipeline, prepare_source
 from streamer.pose import head_pose
+from streamer.reenactors.base import Reenactor
 from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR, create_generator
 from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
 from streamer.reference_lookahead import LookaheadConfig, scan_driver
@@ -223,9 +224,8 @@ def _writer(sink: VideoFileSink, in_q: queue.Queue, errors: list) -> None:
             errors.append(exc)
 
 
-def convert(opts: ConvertOptions) -> ConvertSummary:
-    """Run one conversion; raises ``InputError`` for bad input, leaves no partial output on failure."""
-    check_paths(opts)
+def create_reenactor(opts: ConvertOptions) -> tuple[RemapBackend, Reenactor]:
+    """The warp backend and the reenactor ``opts`` ask for (retargeter, editing stage, generator)."""
     retargeter = create_retargeter(opts.retarget, opts.motion, opts.size, opts.idsg_weights)
     if not opts.edits.is_identity:
         retargeter = with_edits(retargeter, opts.edits)  # after any retargeter (streamer.edit_controls)
@@ -233,6 +233,13 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
     geometric = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
     runner = {"torch": "torch", "tensorrt": "tensorrt"}.get(backend.name, "onnxruntime")  # the RFG's graphs
     reenactor = create_generator(opts.generator, geometric, opts.integrator, opts.weights, opts.threads, runner)
+    return backend, reenactor
+
+
+def convert(opts: ConvertOptions) -> ConvertSummary:
+    """Run one conversion; raises ``InputError`` for bad input, leaves no partial output on failure."""
+    check_paths(opts)
+    backend, reenactor = create_reenactor(opts)
     configure_threads(opts.threads)  # again: the torch backend and the IDSG import torch only now
     frame_path = resolve_frame_path(opts.frame_path, backend.name)
     if frame_path == "kernels" and not opts.paste_back:

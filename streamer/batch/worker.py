@@ -16,7 +16,7 @@ import time
 from streamer.batch import staging
 from streamer.batch.jobs import Job
 from streamer.batch.results import JobResult
-from streamer.convert import ConvertOptions, convert, create_warp_backend
+from streamer.convert import ConvertOptions, convert, create_reenactor
 from streamer.errors import InputError
 
 
@@ -48,16 +48,10 @@ def run_job(job: Job) -> JobResult:
 
 def warm_up(opts: ConvertOptions) -> None:
     """Load what every job with ``opts``' model options shares (the RFG graphs: seconds), once per process."""
-    from streamer.reenactors.generators import create_generator
-    from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
     from streamer.runtime import configure_threads
 
     configure_threads(opts.threads)
-    retargeter = create_retargeter(opts.retarget, opts.motion, opts.size, opts.idsg_weights)
-    backend = create_warp_backend(opts.backend, opts.size, opts.threads)
-    geometric = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
-    runner = {"torch": "torch", "tensorrt": "tensorrt"}.get(backend.name, "onnxruntime")  # as convert picks it
-    create_generator(opts.generator, geometric, opts.integrator, opts.weights, opts.threads, runner)
+    create_reenactor(opts)
 
 
 class ConvertWorker:
