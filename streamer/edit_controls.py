@@ -22,7 +22,6 @@ from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from streamer import landmarks as L
 from streamer.errors import InputError
@@ -30,7 +29,7 @@ from streamer.geometry import rotation_matrix
 from streamer.landmarks import FaceLandmarks
 from streamer.pose import head_axes, visibility_from_landmarks
 from streamer.retarget import RigidMotion, _set_mouth_gap, _uncross, rigid_motion
-from streamer.turn_limit import DEFAULT_TURN_LIMIT, TurnLimit, limit_turn, swing_twist
+from streamer.turn_limit import DEFAULT_TURN_LIMIT, TurnLimit, limit_turn, unlimit_turn
 
 MotionFrom = Literal["both", "pose", "expression"]
 #: ``--motion-from`` choices: the driver's head pose and expression, its pose only, or its expression only.
@@ -184,7 +183,7 @@ def apply_edits(
     src = np.asarray(source, np.float64)
     tgt = np.asarray(target, np.float64)
     pose = rigid_motion(src, tgt)  # the target's head pose relative to the source photo
-    unposed = (tgt - pose.centre - pose.shift) @ pose.rotation / pose.scale + pose.centre
+    unposed = pose.unapply(tgt)
     scale = 0.0 if controls.motion_from == "pose" else controls.expression_scale
     face = src + scale * (unposed - src)  # the expression residual, scaled, on the source's own face
     if controls.smile:
@@ -209,26 +208,8 @@ def limit_target_turn(source: np.ndarray, target: np.ndarray, limit: TurnLimit) 
     limited = limit_turn(pose.rotation, limit)
     if limited is pose.rotation:
         return target
-    unposed = (np.asarray(target, np.float64) - pose.centre - pose.shift) @ pose.rotation / pose.scale + pose.centre
+    unposed = pose.unapply(np.asarray(target, np.float64))
     return RigidMotion(pose.scale, limited, pose.centre, pose.shift).apply(unposed).astype(np.float32)
-
-
-def unlimit_turn(rotation: np.ndarray, limit: TurnLimit | None) -> np.ndarray:
-    """The inverse of ``limit_turn``: the turn that ``limit`` compressed into ``rotation`` (None: unchanged).
-
-    A compressed turn at (or numerically past) the limit has no finite inverse; it is read as 99.9% of
-    the way there.
-    """
-    if limit is None:
-        return rotation
-    swing, twist = swing_twist(rotation)
-    vec = swing.as_rotvec()
-    angle = math.degrees(float(np.linalg.norm(vec)))
-    if angle <= limit.knee_deg:
-        return rotation
-    span = limit.limit_deg - limit.knee_deg
-    free = limit.knee_deg + span * math.atanh(min((angle - limit.knee_deg) / span, 0.999))
-    return (Rotation.from_rotvec(vec * free / angle) * twist).as_matrix()
 
 
 def eye_opening(points: np.ndarray) -> np.ndarray:

@@ -40,6 +40,10 @@ class RigidMotion:
         """Move (N, 3) points."""
         return self.scale * (pts - self.centre) @ self.rotation.T + self.centre + self.shift
 
+    def unapply(self, pts: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`apply`: where (N, 3) moved points came from."""
+        return (pts - self.centre - self.shift) @ self.rotation / self.scale + self.centre
+
 
 def rigid_motion(ref: np.ndarray, cur: np.ndarray) -> RigidMotion:
     """The similarity taking ``ref``'s rigid landmarks onto ``cur``'s, about ``ref``'s rigid centroid."""
@@ -131,7 +135,7 @@ class AnalyticRetargeter:
         cur = driver.points.astype(np.float64)
         drv = rigid_motion(ref, cur)  # the driver's head motion since its reference frame
         to_src = rigid_motion(ref, src)  # driver reference frame -> source frame
-        unposed = (cur - drv.centre - drv.shift) @ drv.rotation / drv.scale + drv.centre
+        unposed = drv.unapply(cur)
         shaped = src + to_src.scale * (unposed - ref) @ to_src.rotation.T
         if self.absolute_mouth:
             shaped = _set_mouth_gap(shaped, mouth_gap(cur))

@@ -14,6 +14,8 @@ camera), as the landmarks are stored.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,17 +98,38 @@ def swing_twist(rotation: np.ndarray, axis: np.ndarray = VIEW_AXIS) -> tuple[Rot
     return swing, twist
 
 
+def _rescale_swing(rotation: np.ndarray, knee_deg: float, new_angle: Callable[[float], float]) -> np.ndarray:
+    """``rotation`` with its swing angle ``a`` replaced by ``new_angle(a)`` when ``a`` is past the knee (the
+    twist and the swing's axis kept); ``rotation`` itself, the same object, when it is not."""
+    swing, twist = swing_twist(rotation)
+    vec = swing.as_rotvec()
+    angle = float(np.degrees(np.linalg.norm(vec)))
+    if angle <= knee_deg:
+        return rotation
+    return (Rotation.from_rotvec(vec * new_angle(angle) / angle) * twist).as_matrix()
+
+
 def limit_turn(rotation: np.ndarray, limit: TurnLimit | None = DEFAULT_TURN_LIMIT) -> np.ndarray:
     """``rotation`` with its out-of-plane part softly limited (see :func:`soft_saturate`); None: unlimited."""
     if limit is None:
         return rotation
-    swing, twist = swing_twist(rotation)
-    vec = swing.as_rotvec()
-    angle = np.degrees(np.linalg.norm(vec))
-    if angle <= limit.knee_deg:
+    return _rescale_swing(rotation, limit.knee_deg, lambda angle: float(soft_saturate(angle, limit)))
+
+
+def unlimit_turn(rotation: np.ndarray, limit: TurnLimit | None) -> np.ndarray:
+    """The inverse of :func:`limit_turn`: the turn that ``limit`` compressed into ``rotation`` (None: unchanged).
+
+    A compressed turn at (or numerically past) the limit has no finite inverse; it is read as 99.9% of
+    the way there.
+    """
+    if limit is None:
         return rotation
-    squeezed = Rotation.from_rotvec(vec * float(soft_saturate(angle, limit)) / angle)
-    return (squeezed * twist).as_matrix()
+    span = limit.limit_deg - limit.knee_deg
+
+    def free(angle: float) -> float:
+        return limit.knee_deg + span * math.atanh(min((angle - limit.knee_deg) / span, 0.999))
+
+    return _rescale_swing(rotation, limit.knee_deg, free)
 
 
 def turn_angle(rotation: np.ndarray) -> float:

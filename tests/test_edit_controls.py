@@ -10,14 +10,13 @@ from streamer.edit_controls import (
     EditingRetargeter,
     apply_edits,
     eye_opening,
-    unlimit_turn,
 )
 from streamer.errors import InputError
 from streamer.geometry import rotation_matrix
 from streamer.landmarks import FaceLandmarks
 from streamer.pose import expression_vector, head_pose
 from streamer.retarget import AnalyticRetargeter, mouth_gap
-from streamer.turn_limit import DEFAULT_TURN_LIMIT, limit_turn, soft_saturate, turn_angle
+from streamer.turn_limit import DEFAULT_TURN_LIMIT, limit_turn, soft_saturate, turn_angle, unlimit_turn
 
 MOUTH_POINTS = [65, 66, 67, 56, 57, 58, 7, 8, 9]
 
