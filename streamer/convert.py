@@ -15,7 +15,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -337,8 +337,10 @@ def _choose_reference(opts: ConvertOptions, selector: ReferenceSelector) -> str:
         return f"frame {opts.reference_frame} (forced; {_pose_text(face)})"
     if opts.reference != "lookahead":
         return ""
-    seconds = LookaheadConfig.max_seconds if opts.max_seconds is None else min(opts.max_seconds, 60.0)
-    picked = scan_driver(opts.driver, opts.landmarks, LookaheadConfig(max_seconds=seconds))
+    scan = LookaheadConfig()
+    if opts.max_seconds is not None:  # only what will be converted can be the reference
+        scan = replace(scan, max_seconds=min(opts.max_seconds, scan.max_seconds))
+    picked = scan_driver(opts.driver, opts.landmarks, scan)
     if picked is None:
         return ""  # no face in the scanned part: the causal choice takes over (and may find one later)
     selector.force(picked.landmarks, picked.frame_index)
