@@ -65,22 +65,14 @@ class EngineKey:
     opt_batch: int
 
     @classmethod
-    def make(
-        cls,
-        network: str,
-        onnx_sha256: str,
-        precision: str,
-        max_batch: int,
-        facts: DeviceFacts,
-        cfg: BuildConfig | None = None,
-    ) -> EngineKey:
-        """The key of ``network`` built with ``cfg`` (default: ``BuildConfig(precision, max_batch)``)."""
-        cfg = cfg or BuildConfig(precision=precision, max_batch=max_batch)
+    def make(cls, network: str, onnx_sha256: str, facts: DeviceFacts, cfg: BuildConfig | None = None) -> EngineKey:
+        """The key of ``network`` built with ``cfg`` (default: ``BuildConfig()``, fp32 batch 1) on ``facts``."""
+        cfg = cfg or BuildConfig()
         return cls(
             network,
             onnx_sha256,
-            precision,
-            max_batch,
+            cfg.precision,
+            cfg.max_batch,
             facts.gpu,
             facts.compute_capability,
             facts.tensorrt,
@@ -266,7 +258,7 @@ def build_serialized_engine(
     if cfg.precision == "fp16" and cfg.strongly_typed:
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     explicit = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
-    if explicit is not None and int(trt.__version__.split(".")[0]) < 10:
+    if explicit is not None and _release(trt.__version__) < (10,):
         flags |= 1 << int(explicit)  # TensorRT 8/9; implicit in 10
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
@@ -310,7 +302,7 @@ def ensure_engine(
     """
     facts = facts or current_device_facts()
     folder = Path(folder) if folder is not None else engine_cache_dir()
-    key = EngineKey.make(net.name, sha256_file(onnx_path), cfg.precision, cfg.max_batch, facts, cfg)
+    key = EngineKey.make(net.name, sha256_file(onnx_path), facts, cfg)
     hit = cached_engine(folder, key)
     if hit is not None:
         log(f"  {net.name}: cached engine {hit.name}")
@@ -348,5 +340,5 @@ def compile_torch_tensorrt(module: Any, net: ExportableNetwork, precision: str =
 
 
 def _release(version: str) -> tuple[int, ...]:
-    """(2, 13) of "2.13.0+cu128"."""
+    """(major, minor) of a version string: (2, 13) of "2.13.0+cu128", (10, 3) of "10.3.0"."""
     return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:2])

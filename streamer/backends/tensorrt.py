@@ -136,8 +136,7 @@ class TensorRTRunner(RunnerBase):
     def _execute(self) -> None:
         for other in (*self._producers.values(), *self._consumers.values()):
             self.stream.wait_event(other.done)  # never-recorded events are complete: no wait
-        if not self.context.execute_async_v3(self.stream.cuda_stream):
-            raise RuntimeError("TensorRT execute_async_v3 failed (see the TensorRT log)")
+        self._run_engine()
         self._record()
 
     def _record(self) -> None:
@@ -166,8 +165,9 @@ class TensorRTRunner(RunnerBase):
         self._graph = self._cuda.capture(self.stream, calls)
 
     def _run_engine(self) -> None:
+        """Enqueue the engine once on the stream (the one ``execute_async_v3`` call: plain runs and captures)."""
         if not self.context.execute_async_v3(self.stream.cuda_stream):
-            raise RuntimeError("TensorRT execute_async_v3 failed during capture")
+            raise RuntimeError("TensorRT execute_async_v3 failed (see the TensorRT log)")
 
     def release_graph(self) -> None:
         """Go back to plain ``execute_async_v3`` launches."""

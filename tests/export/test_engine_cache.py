@@ -41,21 +41,21 @@ class FakeBuild:
 
 
 def test_key_changes_with_every_fact():
-    base = EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, H100)
+    base = EngineKey.make("pixel_warp", "ab" * 32, H100)
     variants = [
-        EngineKey.make("pixel_warp", "cd" * 32, "fp32", 1, H100),
-        EngineKey.make("pixel_warp", "ab" * 32, "fp16", 1, H100),
-        EngineKey.make("pixel_warp", "ab" * 32, "fp32", 8, H100),
-        EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, L4),
-        EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, dataclasses.replace(H100, tensorrt="10.4.0")),
+        EngineKey.make("pixel_warp", "cd" * 32, H100),
+        EngineKey.make("pixel_warp", "ab" * 32, H100, BuildConfig("fp16")),
+        EngineKey.make("pixel_warp", "ab" * 32, H100, BuildConfig(max_batch=8)),
+        EngineKey.make("pixel_warp", "ab" * 32, L4),
+        EngineKey.make("pixel_warp", "ab" * 32, dataclasses.replace(H100, tensorrt="10.4.0")),
         # how it was built (issue #19 item 10): typing, workspace and the profile's opt batch change tactics
-        EngineKey.make("pixel_warp", "ab" * 32, "fp16", 1, H100, BuildConfig("fp16", strongly_typed=False)),
-        EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, H100, BuildConfig(workspace_mib=512)),
-        EngineKey.make("pixel_warp", "ab" * 32, "fp32", 8, H100, BuildConfig(max_batch=8, opt_batch=4)),
+        EngineKey.make("pixel_warp", "ab" * 32, H100, BuildConfig("fp16", strongly_typed=False)),
+        EngineKey.make("pixel_warp", "ab" * 32, H100, BuildConfig(workspace_mib=512)),
+        EngineKey.make("pixel_warp", "ab" * 32, H100, BuildConfig(max_batch=8, opt_batch=4)),
     ]
     assert base.tf32 is False and variants[1].tf32 is True  # fp32 engines are built without TF32 (item 2)
     assert len({base.digest(), *(v.digest() for v in variants)}) == len(variants) + 1
-    assert base.digest() == EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, H100).digest()
+    assert base.digest() == EngineKey.make("pixel_warp", "ab" * 32, H100).digest()
 
 
 def test_builds_once_then_hits_the_cache(tmp_path, onnx_file):
@@ -71,9 +71,9 @@ def test_builds_once_then_hits_the_cache(tmp_path, onnx_file):
 
 
 def test_mismatched_engine_is_refused_with_the_reason(tmp_path):
-    built_on_l4 = EngineKey.make("pixel_warp", "ab" * 32, "fp16", 1, L4)
+    built_on_l4 = EngineKey.make("pixel_warp", "ab" * 32, L4, BuildConfig("fp16"))
     path = store_engine(tmp_path, built_on_l4, b"plan")
-    wanted = EngineKey.make("pixel_warp", "ab" * 32, "fp16", 1, H100)
+    wanted = EngineKey.make("pixel_warp", "ab" * 32, H100, BuildConfig("fp16"))
     with pytest.raises(EngineMismatch, match="compute_capability: '8.9' != '9.0'"):
         load_engine_bytes(path, wanted)
     # copied under the file name this machine would look for: the sidecar still says L4
@@ -84,7 +84,7 @@ def test_mismatched_engine_is_refused_with_the_reason(tmp_path):
 
 
 def test_engine_without_key_file_is_refused(tmp_path):
-    key = EngineKey.make("pixel_warp", "ab" * 32, "fp32", 1, H100)
+    key = EngineKey.make("pixel_warp", "ab" * 32, H100)
     path = tmp_path / key.file_name()
     path.write_bytes(b"plan")
     with pytest.raises(EngineMismatch, match="no key file"):
@@ -128,6 +128,6 @@ def test_an_engine_recorded_without_its_build_settings_is_rebuilt(tmp_path, onnx
         del old[field]
     path.with_suffix(".json").write_text(json.dumps(old))
     with pytest.raises(EngineMismatch, match="does not record how"):
-        load_engine_bytes(path, EngineKey.make("pixel_warp", old["onnx_sha256"], "fp32", 1, H100))
+        load_engine_bytes(path, EngineKey.make("pixel_warp", old["onnx_sha256"], H100))
     ensure_engine(onnx_file, net, BuildConfig(), H100, tmp_path, build, log=lambda _: None)
     assert build.calls == 2
