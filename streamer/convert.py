@@ -319,7 +319,7 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         frame_path,
         reference or _causal_reference(selector),
         audio=_audio_text(sink),
-        av_offset=av_offset(opts.driver, opts.out) if sink.audio is not None else None,
+        av_offset=av_offset(info.starts, opts.out) if sink.audio is not None else None,
     )
 
 

@@ -39,10 +39,11 @@ def stream_starts(path: str | Path) -> tuple[float | None, float | None]:
         raise InputError(f"cannot read {path}: {exc.__class__.__name__}") from None
 
 
-def av_offset(driver: str | Path, output: str | Path) -> float | None:
+def av_offset(driver: str | Path | tuple[float | None, float | None], output: str | Path) -> float | None:
     """How much later (seconds; negative: earlier) the audio starts against the video in ``output`` than in
-    ``driver``; None when either has no audio."""
-    v_in, a_in = stream_starts(driver)
+    ``driver``; None when either has no audio. ``driver``: its file, or its :func:`stream_starts` when they
+    are known already (``VideoInfo.starts`` of the open driver: no second reading)."""
+    v_in, a_in = driver if isinstance(driver, tuple) else stream_starts(driver)
     v_out, a_out = stream_starts(output)
     if None in (v_in, a_in, v_out, a_out):
         return None

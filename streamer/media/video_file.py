@@ -51,7 +51,14 @@ class VideoInfo:
     frames: int  # 0 when the container does not say
     audio: object | None  # the input audio stream, a template for passthrough
     rotation: int = 0  #: degrees clockwise the display matrix turns frames (applied while decoding)
-    origin: float = 0.0  #: seconds of the input that are 0 in the output (the earlier stream start)
+    #: (first video frame, first audio sample) times in the input, seconds; None: no such stream or frame
+    starts: tuple[float | None, float | None] = (None, None)
+
+    @property
+    def origin(self) -> float:
+        """Seconds of the input that are 0 in the output: the earlier stream start (0 when neither is known)."""
+        known = [t for t in self.starts if t is not None]
+        return min(known) if known else 0.0
 
 
 def display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
@@ -145,7 +152,6 @@ class VideoFileSource:
             raise InputError(f"cannot decode video {self.path}: no video frame decodes")
         rotation, self._orient = orientation(display_matrix(first))
         upright_w, upright_h = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
-        starts = [t for t in (first.time, self._audio_start()) if t is not None]
         self.info = VideoInfo(
             upright_w,
             upright_h,
@@ -154,7 +160,7 @@ class VideoFileSource:
             int(self._video.frames or 0),
             self._audio,
             rotation,
-            min(starts) if starts else 0.0,
+            (first.time, self._audio_start()),
         )
 
     def _audio_start(self) -> float | None:
