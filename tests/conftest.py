@@ -51,3 +51,20 @@ def example_driver(tmp_path_factory) -> Path:
     from streamer.examples import make_example_driver
 
     return make_example_driver(tmp_path_factory.mktemp("example") / "driver.mp4", seconds=2.0)
+
+
+def make_dlib_judge(**settings):
+    """``benchmarks.dlib_judge.DlibJudge(**settings)``; skips the test saying why when dlib or its models are
+    absent (the ``quality`` extra)."""
+    from benchmarks.dlib_judge import DlibJudge, judge_status
+
+    ok, why = judge_status()
+    if not ok:
+        pytest.skip(f"judged with dlib (pip install -e '.[quality]'): {why}")
+    return DlibJudge(**settings)
+
+
+@pytest.fixture(scope="session")
+def dlib_judge():
+    """dlib's judge at its default settings, loaded once per session."""
+    return make_dlib_judge()

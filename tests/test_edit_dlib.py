@@ -30,19 +30,7 @@ MOUTH_TOL = 0.05  # inner-lip gap over the interocular distance
 
 
 @pytest.fixture(scope="module")
-def judge():
-    from benchmarks.quality_identity import embedder_status
-
-    status = embedder_status()
-    if not status.available:
-        pytest.skip(f"the editing controls are judged with dlib (pip install -e '.[quality]'): {status.detail}")
-    from benchmarks.dlib_judge import DlibJudge
-
-    return DlibJudge()
-
-
-@pytest.fixture(scope="module")
-def editor(judge):
+def editor(dlib_judge):  # the judge first: without dlib, skip before building the editor
     from streamer.examples import example_source_path
     from streamer.photo_edit import EditOptions, PhotoEditor
 
@@ -50,11 +38,11 @@ def editor(judge):
 
 
 @pytest.fixture(scope="module")
-def measure(editor, judge):
+def measure(editor, dlib_judge):
     """``measure(controls, driver=None)`` -> dlib's reading of the output (fails when dlib finds no face)."""
 
     def run(controls: EditControls, driver: FaceLandmarks | None = None):
-        face = judge.judge(editor.render(controls, driver))
+        face = dlib_judge.judge(editor.render(controls, driver))
         assert face is not None, f"dlib finds no face with {controls.describe() or 'no edits'}"
         return face
 
@@ -164,7 +152,7 @@ class TestDriverMotion:
 
 
 @pytest.mark.slow
-def test_convert_drops_or_keeps_the_drivers_motion_as_asked(judge, example_driver, tmp_path):
+def test_convert_drops_or_keeps_the_drivers_motion_as_asked(dlib_judge, example_driver, tmp_path):
     """End to end on the example driver (turns about 20 degrees and opens the mouth twice in 1.6 s)."""
     import av
 
@@ -176,7 +164,7 @@ def test_convert_drops_or_keeps_the_drivers_motion_as_asked(judge, example_drive
         opts = ConvertOptions(example_source_path(), example_driver, out, max_seconds=1.6, max_side=640, progress=False)
         convert(dataclasses.replace(opts, edits=edits))
         with av.open(str(out)) as clip:
-            faces = [judge.judge(f.to_ndarray(format="bgr24")) for f in clip.decode(video=0)]
+            faces = [dlib_judge.judge(f.to_ndarray(format="bgr24")) for f in clip.decode(video=0)]
         assert all(f is not None for f in faces), f"dlib misses a face with {edits.describe()}"
         return np.array([f.yaw for f in faces]), np.array([f.mouth for f in faces])
 

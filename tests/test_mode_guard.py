@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import shared_file
+from tests.conftest import make_dlib_judge, shared_file
 
 pytestmark = pytest.mark.shared_data
 
@@ -45,18 +45,10 @@ MODES = [
 ]
 
 
-def _judge():
-    from benchmarks.dlib_judge import DlibJudge, judge_status
-
-    ok, why = judge_status()
-    if not ok:
-        pytest.skip(f"the mode guard judges with dlib: {why}")
-    return DlibJudge(max_side=10_000, upsample=0)
-
-
 @pytest.fixture(scope="module")
 def judge():
-    return _judge()
+    """dlib at full resolution without upsampling (the clip's faces are large)."""
+    return make_dlib_judge(max_side=10_000, upsample=0)
 
 
 @pytest.fixture(scope="module")

@@ -50,32 +50,20 @@ class TestExpressionMeasures:
         assert expression_measures(raised)[2] > brows + 0.1
 
 
-@pytest.fixture(scope="module")
-def judge():
-    from benchmarks.quality_identity import embedder_status
-
-    status = embedder_status()
-    if not status.available:
-        pytest.skip(f"needs dlib: {status.detail}")
-    from benchmarks.dlib_judge import DlibJudge
-
-    return DlibJudge()
-
-
 class TestDlibJudge:
-    def test_mirror_flips_yaw_and_rotation_reads_as_roll(self, judge, astronaut):
-        face = judge.judge(astronaut)
-        mirrored = judge.judge(np.ascontiguousarray(astronaut[:, ::-1]))
+    def test_mirror_flips_yaw_and_rotation_reads_as_roll(self, dlib_judge, astronaut):
+        face = dlib_judge.judge(astronaut)
+        mirrored = dlib_judge.judge(np.ascontiguousarray(astronaut[:, ::-1]))
         assert face is not None and mirrored is not None
         assert mirrored.yaw == pytest.approx(-face.yaw, abs=3.0)
         h, w = astronaut.shape[:2]
         turned = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((w / 2, h / 2), -15, 1.0), (w, h))
-        assert judge.judge(turned).roll - face.roll == pytest.approx(15, abs=3.0)
+        assert dlib_judge.judge(turned).roll - face.roll == pytest.approx(15, abs=3.0)
 
-    def test_no_face_and_identity(self, judge, astronaut):
-        assert judge.judge(np.full((200, 200, 3), 127, np.uint8)) is None
-        face = judge.judge(astronaut)
-        same = np.linalg.norm(judge.identity(astronaut, face) - judge.identity(astronaut, face))
+    def test_no_face_and_identity(self, dlib_judge, astronaut):
+        assert dlib_judge.judge(np.full((200, 200, 3), 127, np.uint8)) is None
+        face = dlib_judge.judge(astronaut)
+        same = np.linalg.norm(dlib_judge.identity(astronaut, face) - dlib_judge.identity(astronaut, face))
         assert same < 1e-6
 
 
