@@ -162,6 +162,8 @@ async function start() {
     camera.getTracks().forEach((track) => pc.addTrack(track, camera));
     channel = pc.createDataChannel("control");
     channel.onmessage = onChannelMessage;
+    // Page parts that keep server-side state (edits.js) listen for this to send it to a new call.
+    channel.onopen = () => window.dispatchEvent(new Event("reenact-channel-open"));
     pc.ontrack = (event) => {
       if (event.track.kind === "video") {
         $("remote").srcObject = new MediaStream([event.track]);

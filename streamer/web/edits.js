@@ -1,7 +1,8 @@
 // reenact live: the editing-control sliders (head offsets, expression, eyes, lips, motion source).
-// Kept apart from app.js: it only reads app.js's globals `api`, `headers` and `send`. Every change sends the
-// whole set as {"type": "edits", "controls": {...}} on the data channel; the server checks it and applies it
-// from the next frame (an out-of-range value comes back as an "error" message, shown by app.js).
+// Kept apart from app.js: it only reads app.js's globals `api`, `headers` and `send`, and listens for its
+// "reenact-channel-open" event. Every change sends the whole set as {"type": "edits", "controls": {...}} on
+// the data channel; the server checks it and applies it from the next frame (an out-of-range value comes
+// back as an "error" message, shown by app.js).
 "use strict";
 
 const EDIT_SLIDERS = {
@@ -74,11 +75,5 @@ function buildEditSliders() {
 buildEditSliders();
 // Start where the server's streams start (reenact serve --yaw ... etc.).
 api("config", { headers: headers() }).then((cfg) => setEdits(cfg.edits)).catch(() => {});
-// A new call starts with the server's defaults: send the sliders' state once its data channel opens.
-let editChannel = null;
-setInterval(() => {
-  if (typeof channel !== "undefined" && channel && channel.readyState === "open" && channel !== editChannel) {
-    editChannel = channel;
-    sendEdits();
-  }
-}, 300);
+// A new call starts with the server's defaults: send the sliders' state once its data channel opens (app.js).
+window.addEventListener("reenact-channel-open", sendEdits);

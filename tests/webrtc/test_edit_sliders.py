@@ -104,6 +104,9 @@ def test_page_sliders_send_the_whole_set_and_start_where_the_server_does(serve, 
                 10,
                 "reset",
             )
+            # a new call's data channel opens (app.js's event): the whole set goes to its server session
+            await page.evaluate("window.dispatchEvent(new Event('reenact-channel-open')); true")
+            await page.until("window.sentMessages.length > 2", 10, "the set sent to a new call")
             return json.loads(initial), json.loads(sent)
 
     initial, sent = asyncio.run(scenario())
