@@ -18,7 +18,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 SHARED = Path(os.environ.get("REENACT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -92,7 +92,7 @@ def _load() -> float:
 
 def make_jobs(out_dir: Path, seconds: float, generator: str):
     """The benchmark's jobs, through ``reenact batch``'s own JOBS.csv reader."""
-    from streamer.batch.jobs import fingerprint, read_jobs_csv
+    from streamer.batch.jobs import read_jobs_csv, with_fingerprints
     from streamer.cli import build_parser
 
     missing = [p for p in (SOURCE, *DRIVERS) if not (SHARED / p).is_file()]
@@ -103,9 +103,7 @@ def make_jobs(out_dir: Path, seconds: float, generator: str):
     rows = [f"{SHARED / SOURCE},{SHARED / d},job{i}.mp4" for i, d in enumerate(DRIVERS)]
     csv.write_text("source,driver,out\n" + "\n".join(rows) + "\n")
     argv = ["batch", str(csv), "--out-dir", str(out_dir), "--generator", generator, "--max-seconds", str(seconds)]
-    jobs = read_jobs_csv(csv, out_dir, build_parser().parse_args(argv))
-    hashes: dict = {}
-    return [replace(j, fingerprint=fingerprint(j.options, hashes)) for j in jobs]
+    return with_fingerprints(read_jobs_csv(csv, out_dir, build_parser().parse_args(argv)))
 
 
 def in_process(jobs) -> Row:

@@ -12,7 +12,7 @@ import argparse
 import csv
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from streamer.commands.convert import add_convert_options, check_convert_options, convert_options
@@ -226,3 +226,9 @@ def fingerprint(opts: ConvertOptions, file_hashes: dict[Path, str]) -> str:
                 file_hashes[key] = sha256_file(key)
             record[f"{name}_sha256"] = file_hashes[key]
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def with_fingerprints(jobs: list[Job]) -> list[Job]:
+    """``jobs`` with their :func:`fingerprint` set (each input file hashed once for all of them)."""
+    file_hashes: dict[Path, str] = {}
+    return [replace(job, fingerprint=fingerprint(job.options, file_hashes)) for job in jobs]

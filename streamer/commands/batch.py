@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 
@@ -54,15 +53,14 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 
 def _read_jobs(args: argparse.Namespace):
-    from streamer.batch.jobs import check_outputs, fingerprint, read_jobs_csv, read_jobs_folder
+    from streamer.batch.jobs import check_outputs, read_jobs_csv, read_jobs_folder, with_fingerprints
 
     if args.jobs.is_dir():
         jobs = read_jobs_folder(args.jobs, args.source, args.out_dir, args)
     else:
         jobs = read_jobs_csv(args.jobs, args.out_dir, args, args.source)
     check_outputs(jobs)
-    hashes: dict = {}
-    return [replace(job, fingerprint=fingerprint(job.options, hashes)) for job in jobs]
+    return with_fingerprints(jobs)
 
 
 def _run_batch(args: argparse.Namespace) -> int:

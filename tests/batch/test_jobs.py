@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from streamer.batch import staging
-from streamer.batch.jobs import fingerprint, read_jobs_csv, read_jobs_folder
+from streamer.batch.jobs import fingerprint, read_jobs_csv, read_jobs_folder, with_fingerprints
 from streamer.batch.results import JobResult, ResultsFile, load_results
 from streamer.cli import build_parser, main
 from streamer.errors import InputError
@@ -137,6 +137,13 @@ def test_fingerprint_follows_options_and_input_bytes(inputs, tmp_path):
     assert fingerprint(replace(job.options, max_seconds=1.0), {}) != first
     (inputs / "d1.mp4").write_bytes(b"driver one, edited")
     assert fingerprint(job.options, {}) != first
+
+
+def test_with_fingerprints_sets_each_jobs_own(inputs, tmp_path):
+    csv = write_csv(inputs, "source,driver,out\nface.jpg,d1.mp4,a.mp4\nface.jpg,d2.mov,b.mp4\n")
+    jobs = with_fingerprints(read_jobs_csv(csv, tmp_path, batch_args()))
+    assert [j.fingerprint for j in jobs] == [fingerprint(j.options, {}) for j in jobs]
+    assert len({j.fingerprint for j in jobs}) == 2
 
 
 def test_results_file_is_whole_and_in_job_order(tmp_path):
