@@ -1,10 +1,11 @@
-"""Cross-reenactment graded by dlib: does the output follow the driver's head and face, and stay the source?
+"""Reenactment of shared clips graded by dlib: does the output follow the driver's head and face, and stay the source?
 
-    python -m benchmarks.cross_dlib --suite large-pose|expression [--modes default,geometric] \
-        [--max-seconds 10] [--max-pairs N] --markdown OUT.md --json OUT.json
+    python -m benchmarks.cross_dlib --suite large-pose|expression|self-large-pose [--modes default,geometric] \
+        [--max-seconds 10] [--max-pairs N] [--sheet runs/cross_dlib/worst.jpg] --markdown OUT.md --json OUT.json
 
 Each pair is a photo of one person and a driver clip of another from ``../shared/data``; each mode is a
-set of ``reenact convert`` options (``MODES``). The real ``convert`` writes the video; then dlib
+set of ``reenact convert`` options (``MODES``, or ``field=value[+field=value]`` for any other
+``ConvertOptions`` field, e.g. ``warp=mesh``). The real ``convert`` writes the video; then dlib
 (``benchmarks.dlib_judge``, never the product's MediaPipe) reads every driver frame and the output
 frame made from it:
 
@@ -18,8 +19,18 @@ frame made from it:
 - identity: dlib descriptor distance of each output frame to the source photo (< 0.6: the same person
   by dlib's convention), mean and 95th percentile.
 
+Cross suites also draw a contact sheet of their worst frames (``--sheet``; rows: output frames where
+dlib finds no face, the largest identity distances, the largest yaw errors). It shows real people from
+the shared data, so it goes under ``runs/`` by default and must never be committed.
+
 Suites (``SUITES``): ``large-pose``, the MANIFEST's LARGE clips; ``expression``, clips whose notes name
 wide-open mouths, raised brows or closed eyes. Sources rotate through frontal photos of other people.
+``self-large-pose``: self-reenactment of each LARGE clip (``run_self_clip``): the source photo is the
+clip's own frame that the look-ahead picks as its neutral reference, the driver is the clip, so the
+ideal output is the clip itself; PSNR and SSIM (``benchmarks.quality_metrics``) of the face (dlib's
+68-point hull on the real frame, dilated by ``FACE_DILATION`` interocular distances) over every frame
+with a dlib face but the source frame, and over those turned more than ``LARGE_TURN_DEG`` in dlib yaw
+or pitch from the source frame.
 """
 
 from __future__ import annotations
@@ -34,9 +45,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
+from benchmarks import quality_metrics as Q
+from benchmarks.contact_sheet import Tile, make_tile, render, worst, write_jpeg
 from benchmarks.dlib_judge import DlibJudge, JudgedFace
 from benchmarks.dlib_landmarks import read_frames
 from benchmarks.inputs import shared_data_dir
@@ -66,6 +80,8 @@ MODES: dict[str, dict[str, object]] = {
     "causal-reference": {"reference": "causal"},
     "idsg": {"retarget": "idsg"},
     "idsg-geometric": {"retarget": "idsg", "generator": "geometric"},
+    "warp-mesh": {"warp": "mesh"},
+    "geometric-mesh": {"warp": "mesh", "generator": "geometric"},
 }
 
 EXPRESSION_WORDS = ("wide open", "wide-open", "mouth open", "open mouth", "raised brows", "eyes closed", "o mouth")
@@ -80,8 +96,18 @@ class Pair:
     group: str  #: the driver's identity group
 
 
+#: Suites: cross-reenactment ones, and self-reenactment ones (name -> the clips' cross suite).
+SUITES = ("large-pose", "expression", "self-large-pose")
+SELF_SUITES = {"self-large-pose": "large-pose"}
+
+
 def suite_pairs(data: Path, suite: str) -> list[Pair]:
-    """The pairs of ``suite`` from ``data``/MANIFEST.csv, sources rotating through ``SOURCES``."""
+    """The pairs of ``suite`` from ``data``/MANIFEST.csv, sources rotating through ``SOURCES``.
+
+    A self suite pairs each clip of its cross suite with itself (the source is one of its frames).
+    """
+    if suite in SELF_SUITES:
+        return [Pair(p.driver, p.driver, p.group) for p in suite_pairs(data, SELF_SUITES[suite])]
     with open(data / "MANIFEST.csv", newline="") as f:
         listed = list(csv.DictReader(f))
     rows = [r for r in listed if r["kind"] == "driver video"]
@@ -114,10 +140,20 @@ def relative_error(out: np.ndarray, drv: np.ndarray) -> float:
     return float(np.mean(np.abs((out - np.median(out)) - (drv - np.median(drv)))))
 
 
+@dataclass(frozen=True)
+class FrameDetails:
+    """Per-frame judgments of one converted pair (index = frame), for picking its worst frames."""
+
+    driver_found: np.ndarray  #: bool
+    output_found: np.ndarray  #: bool
+    identity: np.ndarray  #: dlib distance to the photo; NaN where either face is missing or no photo identity
+    yaw_error: np.ndarray  #: relative yaw error (deg, signed); NaN outside the yaw figures' frames
+
+
 def score_series(
     judge: DlibJudge, driver: list[np.ndarray], output: list[np.ndarray], identity: np.ndarray | None, max_yaw: float
-) -> dict[str, float]:
-    """Every metric of one converted pair (frames matched by index)."""
+) -> tuple[dict[str, float], FrameDetails]:
+    """Every metric of one converted pair (frames matched by index), and the per-frame values behind them."""
     n = min(len(driver), len(output))
     drv = [judge.judge(f) for f in driver[:n]]
     out = [judge.judge(f) for f in output[:n]]
@@ -128,6 +164,14 @@ def score_series(
 
     turning = [t for t in both if abs(t[0].yaw) <= max_yaw]
     yaw_o, yaw_d = series("yaw", turning)
+    details = FrameDetails(
+        np.array([d is not None for d in drv], bool),
+        np.array([o is not None for o in out], bool),
+        np.full(n, np.nan),
+        np.full(n, np.nan),
+    )
+    if len(yaw_o):
+        details.yaw_error[[k for _, _, k in turning]] = (yaw_o - np.median(yaw_o)) - (yaw_d - np.median(yaw_d))
     pitch_o, pitch_d = series("pitch", both)
     res: dict[str, float] = {
         "frames": float(n),
@@ -144,9 +188,35 @@ def score_series(
         res[f"{name}_r"] = pearson(o, d, MIN_SPREAD_RATIO)
     if identity is not None:
         dist = [np.linalg.norm(judge.identity(output[k], o) - identity) for _, o, k in both]
+        details.identity[[k for _, _, k in both]] = dist
         res["identity_mean"] = float(np.mean(dist)) if dist else float("nan")
         res["identity_p95"] = float(np.percentile(dist, 95)) if dist else float("nan")
-    return res
+    return res, details
+
+
+#: Rows of the worst-frames sheet, each with how a frame's badness is read from ``FrameDetails``.
+SHEET_KINDS = ("face not found", "identity distance", "yaw error")
+
+
+def worst_tiles(
+    details: FrameDetails, driver: list[np.ndarray], output: list[np.ndarray], label: str, per_pair: int, height: int
+) -> list[Tile]:
+    """Up to ``per_pair`` tiles of each ``SHEET_KINDS`` row from one converted pair.
+
+    Face not found: output frames without a dlib face whose driver frame has one, ranked by how often
+    the pair loses the face; identity: the largest distances to the photo; yaw error: the largest
+    |relative yaw error|.
+    """
+    missed = np.flatnonzero(details.driver_found & ~details.output_found)
+    miss_rate = 1.0 - float(details.output_found.mean()) if len(details.output_found) else 0.0
+    step = max(1, len(missed) // per_pair)  # spread over the pair's misses, not only its first ones
+    picks = [(SHEET_KINDS[0], miss_rate, int(k), f"miss {miss_rate:.0%}") for k in missed[::step][:per_pair]]
+    ranked = ((SHEET_KINDS[1], details.identity, ""), (SHEET_KINDS[2], np.abs(details.yaw_error), "deg"))
+    for kind, values, unit in ranked:
+        ok = np.flatnonzero(np.isfinite(values))
+        for k in ok[np.argsort(-values[ok])][:per_pair]:
+            picks.append((kind, float(values[k]), int(k), f"{values[k]:.2f}{unit}"))
+    return [make_tile(kind, bad, f"{label} f{k} {text}", driver[k], output[k], height) for kind, bad, k, text in picks]
 
 
 def source_identity(judge: DlibJudge, data: Path, pair: Pair) -> np.ndarray | None:
@@ -166,22 +236,232 @@ def run_pair(
     max_seconds: float,
     workdir: Path,
     identity: np.ndarray | None,
-) -> dict:
-    """Convert one pair in one mode with the real ``convert`` and score it against the photo's ``identity``."""
+    sheet: SheetConfig | None = None,
+) -> tuple[dict, list[Tile]]:
+    """Convert one pair in one mode with the real ``convert`` and score it against the photo's ``identity``.
+
+    Returns the pair's row and, when ``sheet`` is given, its worst frames as contact-sheet tiles.
+    """
+    summary, seconds = convert_mode(data / pair.source, data / pair.driver, workdir / "out.mp4", mode, max_seconds)
+    output = list(read_frames(summary.out, summary.frames))
+    driver = list(read_frames(data / pair.driver, len(output)))
+    res, details = score_series(judge, driver, output, identity, MAX_YAW_DEG)
+    summary.out.unlink()
+    tiles = []
+    if sheet is not None:
+        label = f"{Path(pair.driver).stem}>{Path(pair.source).stem} {mode}"
+        tiles = worst_tiles(details, driver, output, label, sheet.per_pair, sheet.height)
+    return {"mode": mode, "source": pair.source, "driver": pair.driver, "convert_s": seconds, **res}, tiles
+
+
+def mode_options(mode: str) -> dict[str, object]:
+    """``ConvertOptions`` fields of a mode: a name in ``MODES``, or ``field=value[+field=value...]``.
+
+    The second form tries a convert option without editing ``MODES`` (e.g. ``warp=mesh`` once
+    ``ConvertOptions`` has a ``warp`` field); a value takes the type of the field's default when that
+    is a bool, int or float, else stays a string. ``ValueError`` names an unknown mode or field.
+    """
+    from dataclasses import fields
+
+    from streamer.convert import ConvertOptions
+
+    if mode in MODES:
+        return MODES[mode]
+    if "=" not in mode:
+        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)} or write field=value")
+    known = {f.name: f for f in fields(ConvertOptions)}
+    options: dict[str, object] = {}
+    for item in mode.split("+"):
+        name, _, text = item.partition("=")
+        if name not in known or name in ("source", "driver", "out"):
+            raise ValueError(f"mode {mode!r}: {name!r} is not a convert option")
+        default = known[name].default
+        if isinstance(default, bool):
+            options[name] = text.lower() in ("1", "true", "yes")
+        elif isinstance(default, int | float):
+            options[name] = type(default)(text)
+        elif isinstance(default, str) or default is None:
+            options[name] = int(text) if default is None and text.isdigit() else text
+        else:
+            raise ValueError(f"mode {mode!r}: {name!r} cannot be set from the command line")
+    return options
+
+
+def convert_mode(source: Path, driver: Path, out: Path, mode: str, max_seconds: float):
+    """``reenact convert`` of ``driver`` onto ``source`` with ``mode``'s options; (its summary, seconds)."""
     from streamer.convert import ConvertOptions, convert
 
-    out = workdir / f"{mode}.mp4"
-    opts = ConvertOptions(
-        source=data / pair.source, driver=data / pair.driver, out=out, progress=False, max_seconds=max_seconds
-    )
+    opts = ConvertOptions(source=source, driver=driver, out=out, progress=False, max_seconds=max_seconds)
     start = time.perf_counter()
-    summary = convert(replace(opts, **MODES[mode]))
-    seconds = time.perf_counter() - start
-    output = list(read_frames(out, summary.frames))
-    driver = list(read_frames(data / pair.driver, len(output)))
-    res = score_series(judge, driver, output, identity, MAX_YAW_DEG)
-    out.unlink()
-    return {"mode": mode, "source": pair.source, "driver": pair.driver, "convert_s": seconds, **res}
+    summary = convert(replace(opts, **mode_options(mode)))
+    return summary, time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class SheetConfig:
+    """Where and how the worst-frames sheet is drawn."""
+
+    path: Path
+    per_pair: int = 2  #: tiles of each kind one pair may give
+    per_kind: int = 8  #: tiles in each row of the sheet
+    height: int = 128  #: thumbnail height (pixels)
+
+
+# --- self-reenactment: a clip drives a frame of itself -----------------------------------------------------
+
+LARGE_TURN_DEG = 30.0  #: large-turn subset: dlib yaw or pitch this many degrees from the source frame's
+FACE_DILATION = 0.1  #: face mask: dlib's 68-point hull dilated by this many interocular distances (as reenact_quality)
+
+
+def turn_from(face: JudgedFace, source: JudgedFace) -> float:
+    """The larger of |yaw| and |pitch| difference (degrees) between a driver face and the source frame's."""
+    return float(max(Q.angle_difference(face.yaw, source.yaw), Q.angle_difference(face.pitch, source.pitch)))
+
+
+def match_frame(truth: np.ndarray, points: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """A driver frame and its points brought to the output's size.
+
+    ``convert`` draws on the source photo, here the driver frame itself, trimmed to even sides and
+    scaled to its ``max_side``: a trim is undone by cropping, a scale by resizing.
+    """
+    h, w = shape[:2]
+    th, tw = truth.shape[:2]
+    if (th, tw) == (h, w):
+        return truth, points
+    if th - h in (0, 1) and tw - w in (0, 1):
+        return truth[:h, :w], points
+    scaled = cv2.resize(truth, (w, h), interpolation=cv2.INTER_AREA)
+    return scaled, points * np.array([w / tw, h / th])
+
+
+def self_scores(output: np.ndarray, truth: np.ndarray, points: np.ndarray) -> tuple[float, float, float]:
+    """(PSNR face, SSIM face, PSNR whole frame) of an output frame against the real frame with dlib ``points``."""
+    truth, points = match_frame(truth, points, output.shape)
+    mask = Q.face_mask(points, output.shape[:2], FACE_DILATION)
+    psnr_face, ssim_face = Q.masked_scores(output, truth, mask)
+    return psnr_face, ssim_face, Q.psnr(output, truth)
+
+
+def run_self_clip(judge: DlibJudge, data: Path, pair: Pair, modes: list[str], max_seconds: float, workdir: Path):
+    """Self-reenactment of one clip in every mode; (rows, notes).
+
+    Source photo: the clip's frame that ``convert``'s look-ahead picks as the neutral reference (so
+    the default's reference is the source frame itself and the ideal output is the driver frame).
+    Scored: every other frame where dlib finds the driver's face; large turn: ``turn_from`` >
+    ``LARGE_TURN_DEG``.
+    """
+    from streamer.reference_lookahead import LookaheadConfig, scan_driver
+
+    clip = data / pair.driver
+    picked = scan_driver(clip, config=LookaheadConfig(max_seconds=min(max_seconds, LookaheadConfig.max_seconds)))
+    if picked is None:
+        return [], [f"{pair.driver}: the look-ahead finds no face; skipped"]
+    s = picked.frame_index
+    frame_s = next(iter(read_frames_from(clip, s)), None)
+    source = judge.judge(frame_s) if frame_s is not None else None
+    if source is None:
+        return [], [f"{pair.driver}: dlib finds no face in the source frame {s}; skipped"]
+    photo = workdir / "source.png"
+    if not cv2.imwrite(str(photo), frame_s):
+        raise OSError(f"cannot write {photo}")
+    faces: list[JudgedFace | None] | None = None
+    rows = []
+    for mode in modes:
+        summary, seconds = convert_mode(photo, clip, workdir / "out.mp4", mode, max_seconds)
+        if faces is None:
+            faces = [judge.judge(f) for f in read_frames(clip, summary.frames)]
+        per_frame: dict[str, list[float]] = {k: [] for k in ("frame", "turn", "psnr_face", "ssim_face", "psnr_frame")}
+        for t, (out, truth) in enumerate(zip(read_frames(summary.out), read_frames(clip, len(faces)), strict=False)):
+            face = faces[t]
+            if t == s or face is None:
+                continue
+            values = (t, turn_from(face, source), *self_scores(out, truth, face.points))
+            for key, value in zip(per_frame, values, strict=True):
+                per_frame[key].append(float(value))
+        summary.out.unlink()
+        rows.append(
+            {
+                "mode": mode,
+                "driver": pair.driver,
+                "source_frame": s,
+                "source_yaw": source.yaw,
+                "source_pitch": source.pitch,
+                "reference": summary.reference,
+                "frames": summary.frames,
+                "driver_found": sum(f is not None for f in faces) / max(len(faces), 1),
+                "convert_s": seconds,
+                **self_summary(per_frame),
+                "per_frame": per_frame,
+            }
+        )
+    return rows, []
+
+
+def read_frames_from(path: Path, start: int):
+    """BGR frames of a video from index ``start`` on."""
+    from itertools import islice
+
+    return islice(read_frames(path), start, None)
+
+
+def self_summary(per_frame: dict[str, list[float]]) -> dict[str, float]:
+    """Frame counts and mean face PSNR/SSIM over all scored frames and over the large-turn ones."""
+    turn = np.asarray(per_frame["turn"], float)
+    large = turn > LARGE_TURN_DEG
+    res = {"scored": float(len(turn)), "large": float(large.sum()), "max_turn": float(turn.max()) if len(turn) else 0.0}
+    for key in ("psnr_face", "ssim_face", "psnr_frame"):
+        values = np.asarray(per_frame[key], float)
+        res[key] = _finite_mean(values)
+        res[f"{key}_large"] = _finite_mean(values[large])
+    return res
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    ok = values[np.isfinite(values)]
+    return float(ok.mean()) if len(ok) else float("nan")
+
+
+def aggregate_self(rows: list[dict]) -> dict[str, float]:
+    """One mode's self-reenactment figures, pooled over every scored frame of its clips."""
+    pooled = {k: [v for r in rows for v in r["per_frame"][k]] for k in rows[0]["per_frame"]} if rows else {}
+    agg = {"clips": float(len(rows)), "frames": float(sum(r["frames"] for r in rows))}
+    return agg | (self_summary(pooled) if pooled else {})
+
+
+SELF_COLUMNS = (
+    ("scored", "scored frames", "{:.0f}"),
+    ("large", "> 30 deg frames", "{:.0f}"),
+    ("psnr_face", "PSNR face (dB)", "{:.2f}"),
+    ("ssim_face", "SSIM face", "{:.4f}"),
+    ("psnr_face_large", "PSNR face > 30 deg", "{:.2f}"),
+    ("ssim_face_large", "SSIM face > 30 deg", "{:.4f}"),
+    ("psnr_frame", "PSNR frame (dB)", "{:.2f}"),
+)
+
+
+def self_markdown(report: dict) -> str:
+    """The self-reenactment report as a markdown page."""
+    lines = [f"# Self-reenactment graded by dlib: {report['suite']}", ""]
+    lines += [f"Command: `{report['command']}`", "", f"Machine: {report['machine']}", ""]
+    lines += [f"Judge: {report['judge']}", "", f"Label: {report['label']}", ""]
+    lines += ["| mode | clips | frames | " + " | ".join(c[1] for c in SELF_COLUMNS) + " |"]
+    lines += ["|---" * (len(SELF_COLUMNS) + 3) + "|"]
+    for mode, agg in report["modes"].items():
+        cells = [_fmt(fmt, agg.get(key, float("nan"))) for key, _, fmt in SELF_COLUMNS]
+        lines.append(f"| {mode} | {agg['clips']:.0f} | {agg['frames']:.0f} | " + " | ".join(cells) + " |")
+    lines += ["", "Per clip:", ""]
+    keys = ("scored", "large", "max_turn", "psnr_face", "ssim_face", "psnr_face_large", "ssim_face_large")
+    lines += ["| mode | driver | source frame (dlib yaw, pitch) | frames | driver found | " + " | ".join(keys) + " |"]
+    lines += ["|---" * (len(keys) + 5) + "|"]
+    for r in report["pairs"]:
+        cells = [_fmt("{:.0f}" if k in ("scored", "large", "max_turn") else "{:.3f}", r[k]) for k in keys]
+        lines.append(
+            f"| {r['mode']} | {Path(r['driver']).name} | {r['source_frame']} ({r['source_yaw']:+.0f}, "
+            f"{r['source_pitch']:+.0f}) | {r['frames']} | {r['driver_found']:.0%} | " + " | ".join(cells) + " |"
+        )
+    if report.get("notes"):
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in report["notes"]]
+    return "\n".join(lines) + "\n"
 
 
 def aggregate(rows: list[dict]) -> dict[str, float]:
@@ -258,48 +538,99 @@ def _load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cross_dlib", description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("large-pose", "expression"), required=True)
-    parser.add_argument("--modes", default="default", help=f"comma-separated, of: {', '.join(MODES)}")
+    parser.add_argument("--suite", choices=SUITES, required=True)
+    parser.add_argument(
+        "--modes", default="default", help=f"comma-separated, of: {', '.join(MODES)}, or field=value[+field=value]"
+    )
     parser.add_argument("--data", type=Path, default=None, help="the shared data folder (default ../shared/data)")
     parser.add_argument("--max-seconds", type=float, default=10.0, help="driver seconds per pair (default 10)")
     parser.add_argument("--max-pairs", type=int, default=None)
     parser.add_argument("--label", default="this checkout", help="what is measured (e.g. a commit), for the report")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--sheet",
+        type=Path,
+        default=None,
+        help="cross suites: JPEG contact sheet of the worst frames (default runs/cross_dlib/SUITE_worst.jpg); "
+        "it shows real people from the shared data: never commit it",
+    )
+    parser.add_argument("--no-sheet", action="store_true", help="cross suites: draw no contact sheet")
     args = parser.parse_args(argv)
     data = args.data or shared_data_dir()
     if not (data / "MANIFEST.csv").is_file():
         print(f"cross_dlib: no shared data at {data} (set REENACT_SHARED_DATA)", file=sys.stderr)
         return 2
     modes = [m for m in args.modes.split(",") if m]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        print(f"cross_dlib: unknown modes {unknown}; choose from {', '.join(MODES)}", file=sys.stderr)
+    try:
+        for m in modes:
+            mode_options(m)
+    except ValueError as exc:
+        print(f"cross_dlib: {exc}", file=sys.stderr)
         return 2
     judge = DlibJudge()
     pairs = suite_pairs(data, args.suite)[: args.max_pairs]
-    rows: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="cross-dlib-") as tmp:
-        for pair in tqdm(pairs, desc=args.suite, unit="pair"):
-            identity = source_identity(judge, data, pair)
-            for mode in modes:
-                rows.append(run_pair(judge, data, pair, mode, args.max_seconds, Path(tmp), identity))
     report = {
         "suite": args.suite,
         "label": args.label,
         "command": "python -m benchmarks.cross_dlib " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
-        "machine": machine_line(describe_machine()) + f"; load {_load()}",
         "judge": judge.detail,
-        "modes": {m: aggregate([r for r in rows if r["mode"] == m]) for m in modes},
-        "pairs": rows,
     }
+    if args.suite in SELF_SUITES:
+        report |= run_self_suite(judge, data, pairs, modes, args.max_seconds)
+        text_of = self_markdown
+    else:
+        sheet_path = args.sheet or Path("runs/cross_dlib") / f"{args.suite}_worst.jpg"
+        sheet = None if args.no_sheet else SheetConfig(sheet_path)
+        report |= run_cross_suite(judge, data, pairs, modes, args.max_seconds, args.suite, sheet)
+        text_of = markdown
+    report["machine"] = machine_line(describe_machine()) + f"; load {_load()}"
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=1, default=float))
-    text = markdown(report)
+    text = text_of(report)
     if args.markdown:
         atomic_write_text(args.markdown, text)
     print(text)
     return 0
+
+
+def run_cross_suite(
+    judge: DlibJudge, data: Path, pairs: list[Pair], modes: list[str], max_seconds: float, suite: str, sheet
+) -> dict:
+    """Every pair in every mode; the report's modes and pairs (and the sheet, when asked for)."""
+    rows: list[dict] = []
+    tiles: list[Tile] = []
+    with tempfile.TemporaryDirectory(prefix="cross-dlib-") as tmp:
+        for pair in tqdm(pairs, desc=suite, unit="pair"):
+            identity = source_identity(judge, data, pair)
+            for mode in modes:
+                row, found = run_pair(judge, data, pair, mode, max_seconds, Path(tmp), identity, sheet)
+                rows.append(row)
+                tiles += found
+    out = {"modes": {m: aggregate([r for r in rows if r["mode"] == m]) for m in modes}, "pairs": rows}
+    if sheet is not None and tiles:
+        write_jpeg(sheet.path, render(worst(tiles, sheet.per_kind)))
+        out["sheet"] = str(sheet.path)
+        print(f"contact sheet of the worst frames: {sheet.path} (shows shared data: do not commit)", file=sys.stderr)
+    return out
+
+
+def run_self_suite(judge: DlibJudge, data: Path, pairs: list[Pair], modes: list[str], max_seconds: float) -> dict:
+    """Every clip in every mode (self-reenactment); the report's modes, per-clip rows and notes."""
+    rows: list[dict] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="self-dlib-") as tmp:
+        for pair in tqdm(pairs, desc="self", unit="clip"):
+            found, why = run_self_clip(judge, data, pair, modes, max_seconds, Path(tmp))
+            rows += found
+            notes += why
+    return {
+        "modes": {m: aggregate_self([r for r in rows if r["mode"] == m]) for m in modes},
+        "pairs": rows,
+        "notes": notes,
+        "large_turn_deg": LARGE_TURN_DEG,
+        "face_dilation": FACE_DILATION,
+    }
 
 
 if __name__ == "__main__":

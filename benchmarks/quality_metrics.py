@@ -88,10 +88,13 @@ def warp_target(target_crop: np.ndarray, affine: np.ndarray, size: int) -> tuple
     return out, valid_mask(affine, (size, size), (crop_w, crop_h))
 
 
-def face_mask(points: np.ndarray, size: int, dilation: float = 0.1) -> np.ndarray:
-    """Convex hull of the landmarks, dilated by ``dilation`` interocular distances, as a (size, size) mask."""
+def face_mask(points: np.ndarray, size: int | tuple[int, int], dilation: float = 0.1) -> np.ndarray:
+    """Convex hull of the landmarks, dilated by ``dilation`` interocular distances, as a mask.
+
+    ``size``: the side of a square image, or its ``(height, width)``.
+    """
     xy = np.asarray(points, np.float64)[:, :2]
-    mask = np.zeros((size, size), np.uint8)
+    mask = np.zeros((size, size) if isinstance(size, int) else tuple(size), np.uint8)
     hull = cv2.convexHull(np.round(xy).astype(np.int32))
     cv2.fillConvexPoly(mask, hull, 1)
     radius = int(round(dilation * interocular(xy)))
@@ -188,6 +191,22 @@ def ssim(
     if not support.any():
         return float("nan")
     return float(ssim_map(a, b, data_range, sigma, truncate)[support].mean())
+
+
+def masked_scores(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(:func:`psnr`, :func:`ssim`) over ``mask``, computed in the mask's bounding box (same values, less work).
+
+    The box is grown by the SSIM window radius, so every window of a supported pixel lies inside it, as
+    it does in the whole image; (NaN, NaN) for an empty mask.
+    """
+    _check_pair(a, b, mask)
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return float("nan"), float("nan")
+    r = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)
+    h, w = mask.shape
+    box = (slice(max(0, ys.min() - r), min(h, ys.max() + r + 1)), slice(max(0, xs.min() - r), min(w, xs.max() + r + 1)))
+    return psnr(a[box], b[box], mask[box]), ssim(a[box], b[box], mask[box])
 
 
 def mean_abs_difference(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -119,6 +119,13 @@ class TestGeometry:
         assert loose.sum() > tight.sum() and (loose | tight).sum() == loose.sum()
         assert not tight[5, 5] and not loose[5, 5]
 
+    def test_face_mask_of_a_wide_frame(self):
+        pts = np.array([[x, y] for x in (100.0, 140.0) for y in (20.0, 60.0)] * 17)  # 68 points
+        pts[36:42], pts[42:48] = (105, 30), (135, 30)
+        mask = Q.face_mask(pts, (80, 300), dilation=0.0)
+        assert mask.shape == (80, 300)
+        assert mask[40, 120] and not mask[40, 200] and not mask[40, 60]
+
 
 class TestPSNR:
     def test_against_skimage(self):
@@ -205,6 +212,17 @@ class TestSSIM:
         support = Q.window_support(mask, mask.shape, 5)
         assert support.sum() > 20 and not support[12, 22] and not support[3, 30]
         assert Q.ssim(a, b, mask) == pytest.approx(full.mean(axis=2)[support].mean(), abs=TOL[np.float64])
+
+    @pytest.mark.parametrize("box", [(slice(12, 30), slice(20, 45)), (slice(0, 16), slice(30, 56))])
+    def test_masked_scores_in_the_box_equal_the_whole_image(self, box):
+        a, b = _images(shape=(60, 80, 3), seed=8)
+        a, b = a[:40, :56], b[:40, :56]  # the second box touches the image's top and right edges
+        mask = np.zeros(a.shape[:2], bool)
+        mask[box] = True
+        psnr, ssim = Q.masked_scores(a, b, mask)
+        assert psnr == pytest.approx(Q.psnr(a, b, mask), abs=1e-12)
+        assert ssim == pytest.approx(Q.ssim(a, b, mask), abs=1e-12) and not math.isnan(ssim)
+        assert all(math.isnan(v) for v in Q.masked_scores(a, b, np.zeros_like(mask)))
 
     def test_identical_and_empty(self):
         a, _ = _images()
