@@ -28,7 +28,7 @@ from streamer.backends.select import CPU_BACKENDS, BackendChoice, remap_backend,
 from streamer.backends.warp import RemapBackend
 from streamer.compositor import Compositor
 from streamer.detectors import create_detector
-from streamer.edit_controls import EditControls, with_edits
+from streamer.edit_controls import EditControls, EditingRetargeter
 from streamer.errors import InputError, NoFaceError
 from streamer.framepath.build import create_device_renderer, resolve_frame_path
 from streamer.media.formats import output_format
@@ -83,6 +83,7 @@ class ConvertOptions:
     integrator: str = DEFAULT_INTEGRATOR  #: RFG: "global" or "global-local"
     weights: Path | None = None  #: RFG safetensors (default: the shipped one)
     frame_path: str = "auto"  #: paste-back by OpenCV or by our kernels (``streamer.framepath``)
+    warp: str = "planar"  #: "planar" (2D landmark warp) or "mesh" (posed 3D mesh, ``streamer.mesh_warp``)
     edits: EditControls = EditControls()  #: head offsets, expression scale, eye/lip overrides (no change)
 
 
@@ -228,9 +229,10 @@ def create_reenactor(opts: ConvertOptions) -> tuple[RemapBackend, Reenactor]:
     """The warp backend and the reenactor ``opts`` ask for (retargeter, editing stage, generator)."""
     retargeter = create_retargeter(opts.retarget, opts.motion, opts.size, opts.idsg_weights)
     if not opts.edits.is_identity:
-        retargeter = with_edits(retargeter, opts.edits)  # after any retargeter (streamer.edit_controls)
+        retargeter = EditingRetargeter(retargeter, opts.edits)  # after any retargeter (streamer.edit_controls)
     backend = create_warp_backend(opts.backend, opts.size, opts.threads)
-    geometric = GeometricReenactor(GeometricConfig(crop_size=opts.size, motion=opts.motion), backend, retargeter)
+    config = GeometricConfig(crop_size=opts.size, motion=opts.motion, warp=opts.warp)  # type: ignore[arg-type]
+    geometric = GeometricReenactor(config, backend, retargeter)
     runner = {"torch": "torch", "tensorrt": "tensorrt"}.get(backend.name, "onnxruntime")  # the RFG's graphs
     reenactor = create_generator(opts.generator, geometric, opts.integrator, opts.weights, opts.threads, runner)
     return backend, reenactor

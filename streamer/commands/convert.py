@@ -85,6 +85,7 @@ def add_convert_options(p: argparse.ArgumentParser) -> None:
     )
     add_retarget_arguments(p)
     add_generator_arguments(p)
+    add_warp_argument(p)
     p.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -224,6 +225,19 @@ def edit_controls(args: argparse.Namespace):
     )
 
 
+def add_warp_argument(p: argparse.ArgumentParser) -> None:
+    """``--warp`` (convert and batch)."""
+    from streamer.reenactors.geometric import WARPS
+
+    p.add_argument(
+        "--warp",
+        choices=WARPS,
+        default="planar",
+        help="how the source photo is bent: planar (2D warp of the landmarks, default) or mesh (the source's 3D "
+        "face mesh + a head shell, turned and z-buffered: the near side hides the far one on large turns)",
+    )
+
+
 def add_retarget_arguments(p: argparse.ArgumentParser) -> None:
     """``--retarget`` and ``--idsg-weights`` (convert, serve and camera)."""
     from streamer.reenactors.geometric import RETARGETERS
@@ -345,6 +359,7 @@ def convert_options(args: argparse.Namespace, source: Path, driver: Path, out: P
         integrator=args.integrator,
         weights=args.weights,
         frame_path=args.frame_path,
+        warp=args.warp,
         edits=edit_controls(args),
     )
 

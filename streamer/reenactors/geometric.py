@@ -9,6 +9,7 @@ opened mouth does not smear the lips; eyelids close by compressing the eye trian
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -22,13 +23,20 @@ from streamer.backends.warp import RemapBackend, create_remap_backend
 from streamer.errors import InputError
 from streamer.geometry import umeyama
 from streamer.landmarks import FaceLandmarks
+from streamer.mesh_warp import MeshSource, MeshWarp
 from streamer.pose import head_axes
 from streamer.retarget import AnalyticRetargeter, MotionMode, rigid_motion
 from streamer.warp import piecewise_affine_map, signed_areas
 
+log = logging.getLogger(__name__)
+
 _FOREHEAD_FROM = np.array([17, 18, 19, 20, 21, 22, 23, 24, 25, 26])
 _N_LANDMARKS = L.NUM_POINTS
 _RING_MARGIN = 8.0  # px between the head ring and the fixed crop border
+
+WarpName = Literal["planar", "mesh"]
+#: ``--warp`` choices: the 2D piecewise-affine warp of the landmarks (default) or the posed 3D mesh.
+WARPS: tuple[WarpName, ...] = ("planar", "mesh")
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,10 @@ class GeometricConfig:
     #: A source mouth opening (inner lips, interocular units) above this is warped, not drawn.
     open_mouth_threshold: float = 0.12
     motion: MotionMode = "relative"
+    #: "planar": 68 landmarks + rings, piecewise affine; "mesh": the source's 3D face mesh + head shell,
+    #: posed and z-buffered (``streamer.mesh_warp``); falls back to planar for a source whose crop has
+    #: no MediaPipe mesh.
+    warp: WarpName = "planar"
 
 
 @dataclass
@@ -65,6 +77,7 @@ class GeometricSourceState:
     cavity_color: np.ndarray  # BGR float
     teeth_color: np.ndarray  # BGR float
     interocular: float
+    mesh: MeshSource | None = None  # the posable 3D mesh (``warp="mesh"``); None: the planar warp
 
 
 def _ring_points(centre: np.ndarray, hull: np.ndarray, scale: float, count: int) -> np.ndarray:
@@ -207,6 +220,7 @@ class GeometricReenactor:
         signs = np.sign(signed_areas(template, triangles))
 
         cavity, teeth = _mouth_colours(source_crop, pts, iod)
+        mesh = _source_mesh(source_crop, pts, cfg.crop_size) if cfg.warp == "mesh" else None
         return GeometricSourceState(
             crop=source_crop,
             landmarks=source_landmarks,
@@ -222,6 +236,7 @@ class GeometricReenactor:
             cavity_color=cavity,
             teeth_color=teeth,
             interocular=iod,
+            mesh=mesh,
         )
 
     def step(self, state: GeometricSourceState, driver: FaceLandmarks, reference: FaceLandmarks) -> np.ndarray:
@@ -237,6 +252,9 @@ class GeometricReenactor:
         self, state: GeometricSourceState, target: FaceLandmarks
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``render`` plus its backward pixel maps (map_x, map_y): the analytic flow the RFG starts from."""
+        if state.mesh is not None:
+            image, warp = self.render_mesh(state, target)
+            return image, warp.map_x, warp.map_y
         src = state.landmarks.points.astype(np.float64)
         dst = target.points.astype(np.float64)
         motion = rigid_motion(src, dst)
@@ -262,6 +280,31 @@ class GeometricReenactor:
         out = self.backend.remap(state.crop, map_x, map_y)
         _draw_mouth_interior(out, dst, state)
         return out, map_x, map_y
+
+    def render_mesh(self, state: GeometricSourceState, target: FaceLandmarks) -> tuple[np.ndarray, MeshWarp]:
+        """The mesh warp's image and its maps, coverage and revealed mask (``state.mesh`` must be set)."""
+        from streamer.mesh_warp import pose_mesh, render_mesh_maps
+
+        if state.mesh is None:
+            raise ValueError("render_mesh needs a source prepared with warp='mesh'")
+        dst = target.points.astype(np.float64)
+        posed = pose_mesh(state.mesh, state.landmarks.points, dst)
+        warp = render_mesh_maps(state.mesh, posed)
+        out = self.backend.remap(state.crop, warp.map_x, warp.map_y)
+        _draw_mouth_interior(out, dst, state)
+        return out, warp
+
+
+def _source_mesh(crop: np.ndarray, pts: np.ndarray, crop_size: int) -> MeshSource | None:
+    """The source's posable mesh, or None (with a warning; the planar warp is used) when MediaPipe finds
+    no face mesh in the crop."""
+    from streamer.mesh_warp import build_mesh_source, detect_source_mesh
+
+    face_mesh = detect_source_mesh(crop)
+    if face_mesh is None:
+        log.warning("no face mesh in the source crop; using the planar warp for this source")
+        return None
+    return build_mesh_source(face_mesh, pts, crop_size)
 
 
 def _mouth_colours(crop: np.ndarray, pts: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
