@@ -275,8 +275,3 @@ class EditingRetargeter:
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
-
-
-def with_edits(retargeter, controls: EditControls | None = None) -> EditingRetargeter:
-    """``retargeter`` wrapped by an :class:`EditingRetargeter` (starting with ``controls``)."""
-    return EditingRetargeter(retargeter, controls)
