@@ -34,7 +34,7 @@ FACE_VERTICES = 468
 _FAR = 1.0e4
 #: Shell rings outside the face oval, as (2D push-out from the head's centre relative to the oval,
 #: depth as a fraction of the way from the oval's depth to the head's centre; > 1 lies behind it).
-_SHELL_RINGS = ((1.10, 0.25), (1.25, 0.8), (1.15, 1.4))
+_SHELL_RINGS = ((1.15, 0.3), (1.45, 0.9), (1.3, 1.5))
 _SILHOUETTE_RING = 1  # index in _SHELL_RINGS of the ring the background strip hangs from
 _RING_MARGIN = 4.0  # px between the silhouette ring and the crop border
 
@@ -206,28 +206,26 @@ def build_mesh_source(
     weights = harmonic_weights(aligned, topo.edges, MESH_TO_IBUG68)
     face = aligned + weights @ (src68 - aligned[MESH_TO_IBUG68])
 
-    # The head's frame: x to the subject's left, y down, z back; origin at the rigid landmarks' centre.
-    axes = head_axes(src68)
-    origin = src68[L.RIGID].mean(axis=0)
-    local = (face - origin) @ axes
+    # The shell is built in the crop's own axes (the photo is near frontal), so each ring lies where its
+    # push puts it in the photo; a frame tilted like the head's would slide deep rings up or down.
     width = float(np.linalg.norm(src68[16] - src68[0]))
-    centre = np.array([local[:, 0].mean(), local[:, 1].mean(), local[:, 2].mean() + ring_depth * width])
-
-    centres = np.array([local[loop].mean(axis=0) for loop in topo.holes])
-    oval = local[topo.oval]
+    centre = face.mean(axis=0) + np.array([0.0, 0.0, ring_depth * width])
+    centres = np.array([face[loop].mean(axis=0) for loop in topo.holes])
+    oval = face[topo.oval]
     rings = []
     for push, depth in _SHELL_RINGS:
         ring = centre + (oval - centre) * np.array([push, push, 0.0])
         ring[:, 2] = oval[:, 2] + depth * (centre[2] - oval[:, 2])
         rings.append(ring)
-    shell_local = np.concatenate(rings)
-    shell = shell_local @ axes.T + origin
+    shell = np.concatenate(rings)
     lo, hi = _RING_MARGIN, crop_size - 1 - _RING_MARGIN
     shell[:, :2] = np.clip(shell[:, :2], lo, hi)
 
-    mouth_y = local[MESH_TO_IBUG68[[48, 54]], 1].mean()
-    chin_y = local[MESH_TO_IBUG68[8], 1]
-    below_mouth = (shell_local[:, 1] - mouth_y) / max(chin_y - mouth_y, 1.0)
+    # Below the mouth (along the head's down axis) the shell is neck and follows the head less.
+    down = head_axes(src68)[:, 1]
+    mouth_y = src68[[48, 54]].mean(axis=0) @ down
+    chin_y = src68[8] @ down
+    below_mouth = (shell @ down - mouth_y) / max(chin_y - mouth_y, 1.0)
     follow = np.clip(1.0 - neck_follow * below_mouth, 0.3, 1.0)
 
     n_face = FACE_VERTICES + len(centres)
@@ -241,10 +239,13 @@ def build_mesh_source(
 
     # Orientation: front-facing (clockwise on screen) on an unrolled layout of the head, the face as seen
     # from the front and each ring further out, so the back ring's strip faces away from a frontal view.
-    layout = np.concatenate([local[:, :2], centres[:, :2]])
-    oval_xy = local[topo.oval, :2] - centre[:2]
-    layout_rings = [centre[:2] + oval_xy * (1.0 + 0.5 * (k + 1)) for k in range(len(_SHELL_RINGS))]
-    layout = np.concatenate([layout, *layout_rings])
+    # (The layout is the face seen from straight ahead, in the head's frame, so a turned photo's hidden
+    # facets stay back-facing.)
+    local = ((np.concatenate([face, centres]) - src68[L.RIGID].mean(axis=0)) @ head_axes(src68))[:, :2]
+    middle = local[:FACE_VERTICES].mean(axis=0)
+    oval_xy = local[topo.oval] - middle
+    layout_rings = [middle + oval_xy * (1.0 + 0.5 * (k + 1)) for k in range(len(_SHELL_RINGS))]
+    layout = np.concatenate([local, *layout_rings])
     fans = [
         np.stack([loop, np.roll(loop, -1), np.full(len(loop), FACE_VERTICES + k)], 1)
         for k, loop in enumerate(topo.holes)
@@ -257,7 +258,7 @@ def build_mesh_source(
     vertices = np.concatenate(
         [
             face,
-            centres @ axes.T + origin,
+            centres,
             shell,
             np.column_stack([background, np.full(len(background), _FAR)]),
         ]
