@@ -189,7 +189,12 @@ def _background_triangles(ring: np.ndarray, border: np.ndarray, first: int) -> n
 
 
 def build_mesh_source(
-    face_mesh: np.ndarray, source68: np.ndarray, crop_size: int, ring_depth: float = 0.5, neck_follow: float = 0.35
+    face_mesh: np.ndarray,
+    source68: np.ndarray,
+    crop_size: int,
+    ring_depth: float = 0.5,
+    neck_follow: float = 0.35,
+    source_occlusion: bool = False,
 ) -> MeshSource:
     """The posable mesh of one source: ``face_mesh`` (468, 3) from :func:`detect_source_mesh` and the
     source's 68 landmarks (crop pixels, with depth) that the retargeter moves.
@@ -197,7 +202,10 @@ def build_mesh_source(
     The mesh is aligned onto the landmarks by a 3D similarity, then bent so its 68 landmark vertices sit
     exactly on them (harmonically, like the per-frame expression). ``ring_depth``: the head's centre
     behind the face, in face widths; ``neck_follow``: how fast the shell stops following the head below
-    the mouth (per mouth-to-chin distance), as the planar warp's ring does."""
+    the mouth (per mouth-to-chin distance), as the planar warp's ring does. ``source_occlusion``: also
+    rasterise the source view to flag surface the photo hides behind a nearer part (the far cheek behind
+    the nose) as revealed; off by default, as that second pass over the full-crop background costs ~3x the
+    target pass on one core (back-facing and off-image surface is flagged either way)."""
     topo = mesh_topology()
     src68 = np.asarray(source68, np.float64)
     raw = np.asarray(face_mesh, np.float64)[:FACE_VERTICES]
@@ -264,7 +272,8 @@ def build_mesh_source(
         ]
     )
     size = (crop_size, crop_size)
-    prepared = prepare_mesh(vertices, vertices[:, :2], triangles, size, vertices[:, 2], size, depth_tolerance=2.0)
+    source_depth = vertices[:, 2] if source_occlusion else None
+    prepared = prepare_mesh(vertices, vertices[:, :2], triangles, size, source_depth, size, depth_tolerance=2.0)
     return MeshSource(
         vertices=vertices,
         weights=weights,
