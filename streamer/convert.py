@@ -309,6 +309,7 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         strip.save(opts.strip)
     duty = getattr(tracker, "duty_cycle", None)
     generator = opts.generator + (f" ({opts.integrator})" if opts.generator == "rfg" else "")
+    generator += " on the mesh warp" if opts.warp == "mesh" else ""
     return ConvertSummary(
         opts.out,
         pipeline.frames,
