@@ -285,6 +285,7 @@ def _rfg_real_arrays() -> dict[str, np.ndarray]:
     """The astronaut's crop, a geometric warp of it (mouth opened, head turned) and its inputs."""
     from streamer.landmarks import FaceLandmarks
     from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map
+    from streamer.models.rfg_mouth import mouth_input
     from streamer.reenactors.geometric import GeometricReenactor
 
     crop, pts = astronaut_face_crop()
@@ -302,6 +303,7 @@ def _rfg_real_arrays() -> dict[str, np.ndarray]:
         "pixel_map": pixel_map(mx, my),
         "lm_src": landmark_input(src.points, CROP),
         "lm_tgt": landmark_input(tgt.points, CROP),
+        "mouth": mouth_input(tgt.points, CROP),
     }
 
 
@@ -321,6 +323,7 @@ def _rfg_random(name: str) -> Callable[[np.random.Generator, int], dict[str, np.
                 "pixel_map": warp,
                 "lm_src": lm(),
                 "lm_tgt": lm(),
+                "mouth": rng.uniform(0, 1, (batch, 1, CROP, CROP)).astype(np.float32),
             }
         if name == "rfg_local":
             return {"prev": img(), "lm_prev": lm(), "lm_tgt": lm()}
@@ -353,6 +356,7 @@ def _rfg_real(name: str) -> Callable[[int], dict[str, np.ndarray]]:
                 "pixel_map": _repeat(r["pixel_map"], batch),
                 "lm_src": _repeat(r["lm_src"], batch),
                 "lm_tgt": _repeat(r["lm_tgt"], batch),
+                "mouth": _repeat(r["mouth"], batch),
             }
         return {"y_g": _repeat(r["base"], batch), "y_l": _repeat(r["source"], batch), "params": _repeat(calib, batch)}
 
@@ -384,6 +388,7 @@ def _register_rfg() -> None:
                 TensorSpec("pixel_map", (CROP, CROP, 2), "the warp's source pixel (x, y)"),
                 lm("lm_src", "source landmark map"),
                 lm("lm_tgt", "target landmark map"),
+                TensorSpec("mouth", (1, CROP, CROP), "target's open mouth, [0, 1] (the mouth guard)"),
             ),
             (img("output", "y_G, [-1, 1]"),),
             ("pixel_map",),

@@ -96,11 +96,12 @@ class RFGGlobalOnDevice:
 
     def render(self, state: Any, driver: FaceLandmarks, reference: FaceLandmarks) -> Buffer:
         target = self.reenactor.retargeter.retarget(state.geometric.landmarks, reference, driver)
-        base, pixel_map, lm_tgt = self.reenactor.global_inputs(state, target)
+        base, pixel_map, lm_tgt, mouth = self.reenactor.global_inputs(state, target)
         inputs = self.global_part.inputs
         _upload_crop(self.device, self.staging, base, inputs["base"], BGR_SIGNED)
         _upload(self.device, inputs["pixel_map"], pixel_map)
         _upload(self.device, inputs["lm_tgt"], lm_tgt)
+        _upload(self.device, inputs["mouth"], mouth)
         self.global_part.run()
         return self.global_part.outputs["output"]
 

@@ -254,8 +254,14 @@ class RFGGenerator(nn.Module):
         pixel_map: torch.Tensor,
         lm_src: torch.Tensor,
         lm_tgt: torch.Tensor,
+        mouth: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per frame: (output, residual flow at size/4 in normalised units, blend mask at full size)."""
+        """Per frame: (output, residual flow at size/4 in normalised units, blend mask at full size).
+
+        ``mouth`` (N, 1, S, S) in [0, 1], the target's open mouth (``streamer.models.rfg_mouth``): the
+        blend mask is raised to it, so inside the opening the output is the (refined) base, whose
+        interior the geometric reenactor draws from the target's lips, never the decoder's guess.
+        """
         n, g = base.shape[0], self.cfg.grid
         # The analytic flow at g x g in grid units. Pooling first, then scaling (both linear): the scale
         # then runs on g*g instead of S*S points (onnxruntime's broadcast Mul over S*S was 1.2 ms).
@@ -276,6 +282,8 @@ class RFGGenerator(nn.Module):
         refined = sample(base, identity_grid(n, self.cfg.size, base) + dflow_full.permute(0, 2, 3, 1))
         dec = self.decoder(torch.cat([warped, lm_tgt, sample(base_g, moved)], 1), adain)
         mask = torch.sigmoid(dec[:, 3:4])
+        if mouth is not None:
+            mask = mask + (1.0 - mask) * mouth
         out = mask * refined + (1.0 - mask) * torch.tanh(dec[:, :3])
         return out, dflow, mask
 
@@ -286,10 +294,11 @@ class RFGGenerator(nn.Module):
         pixel_map: torch.Tensor,
         lm_src: torch.Tensor,
         lm_tgt: torch.Tensor,
+        mouth: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Training/analysis convenience: per-source and per-frame parts in one call (global integrator)."""
         _, adain = self.encode_style(source)
-        return self.frame(self.encode_features(source), adain, base, pixel_map, lm_src, lm_tgt)[0]
+        return self.frame(self.encode_features(source), adain, base, pixel_map, lm_src, lm_tgt, mouth)[0]
 
 
 class LocalIntegrator(nn.Module):
@@ -422,7 +431,7 @@ class RFGSourcePart(nn.Module):
 
 
 class RFGGlobalFrame(nn.Module):
-    """Per frame: the global integrator y_G."""
+    """Per frame: the global integrator y_G (with the mouth guard's input)."""
 
     def __init__(self, gen: RFGGenerator):
         super().__init__()
@@ -436,8 +445,9 @@ class RFGGlobalFrame(nn.Module):
         pixel_map: torch.Tensor,
         lm_src: torch.Tensor,
         lm_tgt: torch.Tensor,
+        mouth: torch.Tensor,
     ) -> torch.Tensor:
-        return self.gen.frame(feats, adain, base, pixel_map, lm_src, lm_tgt)[0]
+        return self.gen.frame(feats, adain, base, pixel_map, lm_src, lm_tgt, mouth)[0]
 
 
 class RFGCalibrationFrame(nn.Module):

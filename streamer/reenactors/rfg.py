@@ -30,6 +30,7 @@ import numpy as np
 from streamer.errors import InputError
 from streamer.landmarks import FaceLandmarks
 from streamer.models.rfg_inputs import image_to_input, landmark_input, output_to_image, pixel_map
+from streamer.models.rfg_mouth import mouth_input
 from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
 from streamer.reenactors.onnx_cache import cached_graphs, forget, rfg_header
 
@@ -84,7 +85,7 @@ class _TorchParts:
 
 _INPUTS = {
     "rfg_source": ["source"],
-    "rfg_global": ["feats", "adain", "base", "pixel_map", "lm_src", "lm_tgt"],
+    "rfg_global": ["feats", "adain", "base", "pixel_map", "lm_src", "lm_tgt", "mouth"],
     "rfg_local": ["prev", "lm_prev", "lm_tgt"],
     "rfg_calibration": ["y_g", "y_l", "params"],
 }
@@ -125,7 +126,7 @@ def example_inputs(nets: RFGNetworks) -> dict[str, tuple[torch.Tensor, ...]]:
     lm = torch.zeros(1, 1, g, g)
     return {
         "rfg_source": (img,),
-        "rfg_global": (feats, adain_g, img, pm, lm, lm),
+        "rfg_global": (feats, adain_g, img, pm, lm, lm, torch.zeros(1, 1, s, s)),
         "rfg_local": (img, lm, lm),
         "rfg_calibration": (img, img, calib),
     }
@@ -285,6 +286,7 @@ class RFGReenactor:
         geometric: GeometricReenactor | None = None,
         reset_motion: float = 0.08,
         networks: RFGNetworks | None = None,
+        mouth_guard: bool = True,
     ):
         if integrator not in INTEGRATORS:
             raise InputError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
@@ -303,6 +305,9 @@ class RFGReenactor:
         self.crop_size = self.runner.crop_size
         self.integrator = integrator
         self.reset_motion = reset_motion
+        #: inside the target's open mouth the output is the base (``streamer.models.rfg_mouth``); off:
+        #: the networks' blend alone (as before issue 17, for comparisons)
+        self.mouth_guard = mouth_guard
         self._local: weakref.WeakKeyDictionary[RFGSourceState, LocalState] = weakref.WeakKeyDictionary()
 
     @property
@@ -335,25 +340,30 @@ class RFGReenactor:
         target = self.geometric.retargeter.retarget(state.geometric.landmarks, reference, driver)
         return self.render(state, target)
 
-    def global_inputs(self, state: RFGSourceState, target: FaceLandmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def global_inputs(
+        self, state: RFGSourceState, target: FaceLandmarks
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The per-frame inputs of the global integrator for ``target`` (crop coordinates): the
         geometric render (S, S, 3) uint8 BGR (``base`` is ``image_to_input`` of it), its pixel map
-        (1, S, S, 2) and the target landmark map (1, 1, S/4, S/4)."""
+        (1, S, S, 2), the target landmark map (1, 1, S/4, S/4) and the mouth guard's map (1, 1, S, S;
+        zeros with ``mouth_guard`` off)."""
         base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
-        return base, pixel_map(map_x, map_y)[None], landmark_input(target.points, self.crop_size)[None]
+        s = self.crop_size
+        mouth = mouth_input(target.points, s) if self.mouth_guard else np.zeros((1, s, s), np.float32)
+        return base, pixel_map(map_x, map_y)[None], landmark_input(target.points, s)[None], mouth[None]
 
     def render(self, state: RFGSourceState, target: FaceLandmarks) -> np.ndarray:
         """Draw the source with ``target`` landmarks (crop coordinates)."""
-        base, pmap, lm_tgt = self.global_inputs(state, target)
+        base, pmap, lm_tgt, mouth = self.global_inputs(state, target)
         y_g = self.runner.run(
-            "rfg_global", state.feats, state.adain_g, image_to_input(base)[None], pmap, state.lm_src, lm_tgt
+            "rfg_global", state.feats, state.adain_g, image_to_input(base)[None], pmap, state.lm_src, lm_tgt, mouth
         )[0]
         out = y_g
-        if self.integrator == "global-local":
-            local = self.local_state(state)
-            if local.output is not None and self._continuous(local, target):
-                y_l = self.runner.run("rfg_local", local.output, local.lm, lm_tgt)[0]
-                out = self.runner.run("rfg_calibration", y_g, y_l, state.calib)[0]
+        local = self.local_state(state) if self.integrator == "global-local" else None
+        if local is not None and local.output is not None and self._continuous(local, target):
+            y_l = self.runner.run("rfg_local", local.output, local.lm, lm_tgt)[0]
+            out = self.runner.run("rfg_calibration", y_g, y_l, state.calib)[0]
+        if local is not None:
             local.output, local.lm, local.points = out, lm_tgt, target.points[:, :2].copy()
         return output_to_image(out[0])
 

@@ -3,9 +3,10 @@
 A self-reenactment sample (video v, source frame s, target frame t) holds, all in the SOURCE crop's
 coordinates (the reenactor draws into the source crop): the source crop, the geometric reenactor's
 output for the target landmarks and its pixel map (the analytic flow), landmark maps of the source,
-the target and the previous target, the real frame t mapped into the source crop (ground truth) with
-a validity mask, and frame t-1 mapped the same way and blurred (Gaussian, sigma drawn in [0, 10]) as
-the local integrator's stand-in for its own previous output.
+the target and the previous target, the mouth guard's map of the target's open mouth, the real frame
+t mapped into the source crop (ground truth) with a validity mask, and frame t-1 mapped the same way
+and blurred (Gaussian, sigma drawn in [0, 10]) as the local integrator's stand-in for its own
+previous output.
 
 A cross-identity sample (source of one identity, driver of another) has the retargeted target
 landmarks and no ground truth (mask 0): it trains the generator through the adversarial, style and
@@ -23,6 +24,7 @@ import numpy as np
 from streamer.geometry import invert_affine
 from streamer.landmarks import FaceLandmarks
 from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map
+from streamer.models.rfg_mouth import mouth_input
 from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
 from streamer.retarget import AnalyticRetargeter
 from training.dataset import LandmarkDataset
@@ -125,6 +127,7 @@ class SampleBuilder:
             "lm_src": landmark_input(state.landmarks.points, self.size),
             "lm_tgt": landmark_input(target.points, self.size),
             "lm_prev": landmark_input(prev.points, self.size),
+            "mouth": mouth_input(target.points, self.size),
             "target_points": (target.points[:, :2] / self.size).astype(np.float32),
             "gt": image_to_input(gt),
             "mask": valid[None],

@@ -177,9 +177,8 @@ class RFGTask:
     def forward(self, b: dict[str, torch.Tensor], prev: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """G, L and C on a batch; ``prev`` replaces the batch's blurred previous frame as L's input."""
         style, adain = self.gen.encode_style(b["source"])
-        y_g = self.gen.frame(
-            self.gen.encode_features(b["source"]), adain, b["base"], b["pixel_map"], b["lm_src"], b["lm_tgt"]
-        )[0]
+        feats = self.gen.encode_features(b["source"])
+        y_g = self.gen.frame(feats, adain, b["base"], b["pixel_map"], b["lm_src"], b["lm_tgt"], b.get("mouth"))[0]
         y_prev = b["prev"] if prev is None else prev
         y_l = self.local(y_prev, b["lm_prev"], b["lm_tgt"])
         y_c, mask_c = self.calib(y_g, y_l, self.calib.style_params(style))

@@ -1,0 +1,57 @@
+"""The RFG's mouth guard input: the target's inner-lip polygon, feathered, at crop size.
+
+Why (issue 17, ``streamer/models/weights/RFG.md``): the trained RFG's blend mask drops inside the mouth
+opening, and there its decoder paints a blurred, lip-coloured guess of the interior. On a wide-open
+driver mouth that guess reads as lips closing (dlib's inner-lip gap fell to about half of the base's),
+so the default generator followed the driver's mouth less than the plain warp. The geometric base
+draws the interior from the target's inner-lip polygon itself (cavity, the source's teeth), so it is
+the one input that knows how far the mouth opens. The global integrator takes this map as its
+``mouth`` input and raises its blend mask to it (``RFGGenerator.frame``): inside the opening the
+output is the base, carried by the learned residual flow like the lips around it. The map is made on
+the host with the other per-frame inputs, so every backend (torch, onnxruntime, TensorRT, the device
+frame path) runs the same graph.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from streamer.landmarks import INNER_LIPS
+
+#: Sub-pixel bits of the polygon fill (OpenCV ``shift``).
+_SHIFT = 4
+#: Gaussian feather of the polygon's edge (px at 256): the lips around the opening stay the network's.
+_FEATHER_SIGMA = 1.0
+#: Margin (px) around the polygon's bounding box that the feather may reach.
+_MARGIN = 4
+#: A mean inner-lip gap (px) under this is a closed mouth: no map (an anti-aliased fill of the
+#: collapsed polygon would still mark the line where the lips meet).
+MIN_GAP_PX = 1.0
+#: Upper/lower inner-lip point pairs whose distances make the gap (iBUG 68 layout).
+_GAP_PAIRS = ((61, 67), (62, 66), (63, 65))
+
+
+def mouth_input(points: np.ndarray, crop_size: int) -> np.ndarray:
+    """(1, S, S) float32 map in [0, 1]: the feathered inner-lip polygon of ``points`` ((68, >=2) crop
+    pixels); zero where the mouth is closed (mean inner-lip gap under ``MIN_GAP_PX``) or off the crop."""
+    out = np.zeros((1, crop_size, crop_size), np.float32)
+    inner = np.asarray(points, np.float64)[INNER_LIPS, :2]
+    if not np.isfinite(inner).all():
+        return out
+    pts = np.asarray(points, np.float64)[:, :2]
+    if np.mean([np.linalg.norm(pts[a] - pts[b]) for a, b in _GAP_PAIRS]) < MIN_GAP_PX:
+        return out
+    lo = np.floor(inner.min(0)).astype(int) - _MARGIN
+    hi = np.ceil(inner.max(0)).astype(int) + _MARGIN + 1
+    x0, y0 = max(lo[0], 0), max(lo[1], 0)
+    x1, y1 = min(hi[0], crop_size), min(hi[1], crop_size)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    # Filled on the polygon's box only (a few hundred pixels instead of the whole crop).
+    box = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    poly = np.round((inner - (x0, y0)) * (1 << _SHIFT)).astype(np.int32)
+    cv2.fillPoly(box, [poly], 255, cv2.LINE_AA, shift=_SHIFT)
+    if box.any():
+        out[0, y0:y1, x0:x1] = cv2.GaussianBlur(box.astype(np.float32) * (1.0 / 255.0), (0, 0), _FEATHER_SIGMA)
+    return out
