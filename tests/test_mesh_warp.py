@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from streamer import landmarks as L
+from streamer.errors import InputError
 from streamer.geometry import rotation_matrix
 from streamer.mesh_warp import (
     FACE_VERTICES,
@@ -209,6 +210,8 @@ def test_warp_flag_reaches_convert_options():
     with pytest.raises(SystemExit) as exc:
         parser.parse_args(["--warp", "sphere"])
     assert exc.value.code == 2
+    with pytest.raises(InputError, match="unknown warp 'sphere'"):
+        GeometricReenactor(GeometricConfig(warp="sphere"))  # type: ignore[arg-type]
 
 
 @pytest.mark.shared_data

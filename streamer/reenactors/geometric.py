@@ -185,6 +185,8 @@ class GeometricReenactor:
         retargeter: Retargeter | None = None,
     ):
         self.config = config or GeometricConfig()
+        if self.config.warp not in WARPS:
+            raise InputError(f"unknown warp {self.config.warp!r}; choose one of {', '.join(WARPS)}")
         self.crop_size = self.config.crop_size
         self.retargeter = retargeter or AnalyticRetargeter(self.config.motion, self.crop_size)
         self.backend = backend or create_remap_backend("opencv")
