@@ -24,7 +24,7 @@ def _mouth_points(gap: float, centre=(128.0, 170.0), width: float = 40.0) -> np.
 def test_mouth_input_covers_the_opening_only():
     m = mouth_input(_mouth_points(20.0), 256)
     assert m.shape == (1, 256, 256) and m.dtype == np.float32
-    assert 0.0 <= m.min() and m.max() <= 1.0
+    assert m.min() >= 0.0 and m.max() <= 1.0
     assert m[0, 170, 128] > 0.99  # the middle of the opening
     assert m[0, 170, 100] == 0.0 and m[0, 150, 128] == 0.0  # beside and above the lips
     assert m[0, :140].sum() == 0.0 and m[0, 190:].sum() == 0.0
