@@ -609,7 +609,8 @@ def run_cross_suite(
                 tiles += found
     out = {"modes": {m: aggregate([r for r in rows if r["mode"] == m]) for m in modes}, "pairs": rows}
     if sheet is not None and tiles:
-        write_jpeg(sheet.path, render(worst(tiles, sheet.per_kind)))
+        rows = worst(tiles, sheet.per_kind)
+        write_jpeg(sheet.path, render({kind: rows[kind] for kind in SHEET_KINDS if kind in rows}))
         out["sheet"] = str(sheet.path)
         print(f"contact sheet of the worst frames: {sheet.path} (shows shared data: do not commit)", file=sys.stderr)
     return out
