@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 from benchmarks import quality_metrics as Q
 from benchmarks.contact_sheet import Tile, make_tile, render, worst, write_jpeg
-from benchmarks.dlib_judge import DlibJudge, JudgedFace
+from benchmarks.dlib_judge import DlibJudge, JudgedFace, judge_status
 from benchmarks.dlib_landmarks import read_frames
 from benchmarks.inputs import shared_data_dir
 from benchmarks.machine import describe_machine
@@ -568,6 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"cross_dlib: {exc}", file=sys.stderr)
         return 2
+    ok, why = judge_status()
+    if not ok:
+        print(f"cross_dlib: the dlib judge is not available ({why}); pip install -e '.[quality]'", file=sys.stderr)
+        return 2
     judge = DlibJudge()
     pairs = suite_pairs(data, args.suite)[: args.max_pairs]
     report = {
@@ -576,14 +580,18 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.cross_dlib " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "judge": judge.detail,
     }
-    if args.suite in SELF_SUITES:
-        report |= run_self_suite(judge, data, pairs, modes, args.max_seconds)
-        text_of = self_markdown
-    else:
-        sheet_path = args.sheet or Path("runs/cross_dlib") / f"{args.suite}_worst.jpg"
-        sheet = None if args.no_sheet else SheetConfig(sheet_path)
-        report |= run_cross_suite(judge, data, pairs, modes, args.max_seconds, args.suite, sheet)
-        text_of = markdown
+    try:  # Ctrl-C: the temp folders go with the unwinding, no report is written
+        if args.suite in SELF_SUITES:
+            report |= run_self_suite(judge, data, pairs, modes, args.max_seconds)
+            text_of = self_markdown
+        else:
+            sheet_path = args.sheet or Path("runs/cross_dlib") / f"{args.suite}_worst.jpg"
+            sheet = None if args.no_sheet else SheetConfig(sheet_path)
+            report |= run_cross_suite(judge, data, pairs, modes, args.max_seconds, args.suite, sheet)
+            text_of = markdown
+    except KeyboardInterrupt:
+        print("cross_dlib: interrupted", file=sys.stderr)
+        return 130
     report["machine"] = machine_line(describe_machine()) + f"; load {_load()}"
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=1, default=float))

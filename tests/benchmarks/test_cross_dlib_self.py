@@ -98,6 +98,30 @@ class TestModes:
         assert "'warpz' is not a convert option" in capsys.readouterr().err
 
 
+def test_interrupt_is_exit_130(tmp_path, monkeypatch, capsys):
+    import benchmarks.cross_dlib as cd
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    (tmp_path / "MANIFEST.csv").write_text("path,kind,pose_class,group,note\n")
+    monkeypatch.setattr(cd, "judge_status", lambda: (True, ""))
+    monkeypatch.setattr(cd, "DlibJudge", lambda: type("J", (), {"detail": "fake"})())
+    monkeypatch.setattr(cd, "run_self_suite", interrupted)
+    out = tmp_path / "report.md"
+    assert main(["--suite", "self-large-pose", "--data", str(tmp_path), "--markdown", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err and not out.exists()
+
+
+def test_missing_judge_is_exit_2(tmp_path, monkeypatch, capsys):
+    import benchmarks.cross_dlib as cd
+
+    (tmp_path / "MANIFEST.csv").write_text("path,kind\n")
+    monkeypatch.setattr(cd, "judge_status", lambda: (False, "dlib is not installed"))
+    assert main(["--suite", "large-pose", "--data", str(tmp_path)]) == 2
+    assert "dlib is not installed" in capsys.readouterr().err
+
+
 class TestSelfScoring:
     def test_turn_is_the_larger_of_yaw_and_pitch(self):
         src = _face(yaw=10, pitch=-5)
