@@ -13,6 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_frame_path_argument,
         add_generator_arguments,
         add_retarget_arguments,
+        add_warp_argument,
     )
     from streamer.live.edit_keys import HELP as EDIT_KEYS
 
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop-only", dest="paste_back", action="store_false", help="output the face crop only")
     add_retarget_arguments(p)
     add_generator_arguments(p)
+    add_warp_argument(p)
     add_frame_path_argument(p)
     add_edit_arguments(p)
     p.set_defaults(func=_run_camera)
@@ -77,6 +79,7 @@ def _run_camera(args: argparse.Namespace) -> int:
             integrator=args.integrator,
             weights=args.weights,
             frame_path=args.frame_path,
+            warp=args.warp,
             edits=edits,
         ),
     )

@@ -226,7 +226,7 @@ def edit_controls(args: argparse.Namespace):
 
 
 def add_warp_argument(p: argparse.ArgumentParser) -> None:
-    """``--warp`` (convert and batch)."""
+    """``--warp`` (convert, batch, serve and camera; not ``reenact edit``, whose still photo keeps the planar warp)."""
     from streamer.reenactors.geometric import WARPS
 
     p.add_argument(

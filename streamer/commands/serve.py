@@ -13,6 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_frame_path_argument,
         add_generator_arguments,
         add_retarget_arguments,
+        add_warp_argument,
     )
     from streamer.webrtc import default_max_streams  # the package alone: no aiortc or aiohttp (issue 16)
 
@@ -63,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_retarget_arguments(p)
     add_generator_arguments(p)
+    add_warp_argument(p)
     add_frame_path_argument(p)
     add_edit_arguments(p)  # where every stream starts; the page's sliders change them per stream
     p.set_defaults(func=_run_serve)
@@ -87,6 +89,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         generator=args.generator,
         integrator=args.integrator,
         weights=args.weights,
+        warp=args.warp,
         edits=edits,
     )
     config = dataclasses.replace(config, live=live)

@@ -51,7 +51,7 @@ def create_reenactor(config: LiveConfig) -> Reenactor:
     safe to share between stream threads; its weights load in a few milliseconds) and its own RFG
     local-integrator memory; the RFG's networks are loaded once per process and shared.
     """
-    geometric = GeometricConfig(crop_size=config.size, motion=config.motion)
+    geometric = GeometricConfig(crop_size=config.size, motion=config.motion, warp=config.warp)
     retargeter = create_retargeter(config.retarget, config.motion, config.size, config.idsg_weights)
     # The editing controls (``config.edits``, then ``SetEdits``) act after the retargeter.
     retargeter = EditingRetargeter(retargeter, config.edits)
