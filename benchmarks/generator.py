@@ -119,6 +119,7 @@ class RFGFixture:
         """Real inputs of every deployed graph: the bench's source crop and two consecutive driver frames."""
         from benchmarks.stages import _source_crop
         from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map
+        from streamer.models.rfg_mouth import mouth_input
 
         reenactor = self.reenactor("torch", 1)
         image, marks = _source_crop(self.ctx, self.crop)
@@ -136,6 +137,7 @@ class RFGFixture:
             pixel_map(map_x, map_y)[None],
             state.lm_src,
             lm_tgt,
+            mouth_input(targets[1].points, self.crop)[None],
         )
         y_g = reenactor.runner.run("rfg_global", *frame)[0]
         # The previous output: the global integrator's output for the previous frame.
@@ -146,6 +148,7 @@ class RFGFixture:
             pixel_map(prev_x, prev_y)[None],
             state.lm_src,
             lm_prev,
+            mouth_input(targets[0].points, self.crop)[None],
         )
         y_prev = reenactor.runner.run("rfg_global", *prev_frame)[0]
         y_l = reenactor.runner.run("rfg_local", y_prev, lm_prev, lm_tgt)[0]
