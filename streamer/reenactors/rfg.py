@@ -29,6 +29,7 @@ import numpy as np
 
 from streamer.errors import InputError
 from streamer.landmarks import FaceLandmarks
+from streamer.models.rfg_config import RFGConfig
 from streamer.models.rfg_inputs import image_to_input, landmark_input, output_to_image, pixel_map
 from streamer.models.rfg_mouth import mouth_input
 from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
@@ -148,7 +149,9 @@ class _OrtParts:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self.crop_size = nets.config.size if nets is not None else int(rfg_header(weights)["config"].get("size", 256))
+        self.crop_size = (
+            nets.config.size if nets is not None else int(rfg_header(weights)["config"].get("size", RFGConfig.size))
+        )
         #: the exported graphs, kept so the CPU kernel frame path binds the same ones (no second export)
         self.models, cached = self._graphs()
         try:
