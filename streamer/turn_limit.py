@@ -26,18 +26,33 @@ VIEW_AXIS = np.array([0.0, 0.0, 1.0])
 
 @dataclass(frozen=True)
 class TurnLimit:
-    """Where the out-of-plane turn starts to be compressed and the angle it approaches."""
+    """Where the out-of-plane turn starts to be compressed and the angle it approaches; the same for the roll.
+
+    The roll (in-plane twist) needs no limit for the face itself, which a 2D warp rotates exactly, but
+    the neck and shoulders below do not roll with the head: a 50-degree roll shears the neck into a
+    diagonal smear (furious_talk2_clip7, #14). ``roll_knee_deg`` / ``roll_limit_deg`` None: unlimited.
+    """
 
     knee_deg: float = 20.0  #: turns up to this angle pass unchanged
     limit_deg: float = 35.0  #: the compressed turn approaches this angle and never passes it
+    roll_knee_deg: float | None = None  #: rolls up to this angle pass unchanged (None: no roll limit)
+    roll_limit_deg: float | None = None  #: the compressed roll approaches this angle
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.knee_deg < self.limit_deg <= 180.0:
             raise ValueError(f"need 0 <= knee < limit <= 180 degrees, got {self.knee_deg}, {self.limit_deg}")
+        if (self.roll_knee_deg is None) != (self.roll_limit_deg is None):
+            raise ValueError("set both roll_knee_deg and roll_limit_deg, or neither")
+        if self.roll_knee_deg is not None and not 0.0 <= self.roll_knee_deg < self.roll_limit_deg <= 180.0:
+            raise ValueError(
+                f"need 0 <= roll knee < roll limit <= 180 degrees, got {self.roll_knee_deg}, {self.roll_limit_deg}"
+            )
 
 
-#: The default limit: measured where the 2D warp starts to tear, see README "Large head poses".
-DEFAULT_TURN_LIMIT = TurnLimit(knee_deg=20.0, limit_deg=35.0)
+#: The default limit: measured where the 2D warp starts to tear, see README "Large head poses". The roll
+#: limit (#14, benchmarks/LARGE_POSE.md): furious_talk2_clip7's 50-70 degree rolls (as MediaPipe reads
+#: them) sheared the neck until dlib lost the face in 13 of 17 frames of its worst stretch; 4 at 15/30.
+DEFAULT_TURN_LIMIT = TurnLimit(knee_deg=20.0, limit_deg=35.0, roll_knee_deg=15.0, roll_limit_deg=30.0)
 
 
 def soft_clip(x: np.ndarray | float, knee: float, limit: float) -> np.ndarray:
@@ -98,41 +113,86 @@ def swing_twist(rotation: np.ndarray, axis: np.ndarray = VIEW_AXIS) -> tuple[Rot
     return swing, twist
 
 
-def _rescale_swing(rotation: np.ndarray, knee_deg: float, new_angle: Callable[[float], float]) -> np.ndarray:
+def _rescale(
+    rotation: np.ndarray,
+    knee_deg: float,
+    new_angle: Callable[[float], float],
+    roll_knee_deg: float | None = None,
+    new_roll: Callable[[float], float] | None = None,
+) -> np.ndarray:
     """``rotation`` with its swing angle ``a`` replaced by ``new_angle(a)`` when ``a`` is past the knee (the
-    twist and the swing's axis kept); ``rotation`` itself, the same object, when it is not."""
+    swing's axis kept), and its signed twist (roll) ``r`` by ``new_roll(r)`` when ``|r|`` is past
+    ``roll_knee_deg``; ``rotation`` itself, the same object, when neither is."""
     swing, twist = swing_twist(rotation)
     vec = swing.as_rotvec()
     angle = float(np.degrees(np.linalg.norm(vec)))
-    if angle <= knee_deg:
+    roll = float(np.degrees(twist.as_rotvec() @ VIEW_AXIS))
+    turn_over = angle > knee_deg
+    roll_over = roll_knee_deg is not None and new_roll is not None and abs(roll) > roll_knee_deg
+    if not (turn_over or roll_over):
         return rotation
-    return (Rotation.from_rotvec(vec * new_angle(angle) / angle) * twist).as_matrix()
+    if turn_over:
+        swing = Rotation.from_rotvec(vec * new_angle(angle) / angle)
+    if roll_over:
+        assert new_roll is not None
+        twist = Rotation.from_rotvec(VIEW_AXIS * np.radians(new_roll(roll)))
+    return (swing * twist).as_matrix()
 
 
 def limit_turn(rotation: np.ndarray, limit: TurnLimit | None = DEFAULT_TURN_LIMIT) -> np.ndarray:
-    """``rotation`` with its out-of-plane part softly limited (see :func:`soft_saturate`); None: unlimited."""
+    """``rotation`` with its out-of-plane part (and its roll, where ``limit`` has a roll limit) softly
+    limited (see :func:`soft_saturate`); None: unlimited."""
     if limit is None:
         return rotation
-    return _rescale_swing(rotation, limit.knee_deg, lambda angle: float(soft_saturate(angle, limit)))
+    roll_fn = None
+    if limit.roll_knee_deg is not None and limit.roll_limit_deg is not None:
+        rk, rl = limit.roll_knee_deg, limit.roll_limit_deg
+
+        def roll_fn(roll: float) -> float:
+            return float(soft_clip(roll, rk, rl))
+
+    return _rescale(
+        rotation, limit.knee_deg, lambda angle: float(soft_saturate(angle, limit)), limit.roll_knee_deg, roll_fn
+    )
+
+
+def _unclip(value: float, knee: float, limit: float) -> float:
+    """The inverse of :func:`soft_clip` for ``|value| > knee`` (at or past the limit: 99.9% of the way)."""
+    span = limit - knee
+    return math.copysign(knee + span * math.atanh(min((abs(value) - knee) / span, 0.999)), value)
 
 
 def unlimit_turn(rotation: np.ndarray, limit: TurnLimit | None) -> np.ndarray:
     """The inverse of :func:`limit_turn`: the turn that ``limit`` compressed into ``rotation`` (None: unchanged).
 
-    A compressed turn at (or numerically past) the limit has no finite inverse; it is read as 99.9% of
-    the way there.
+    A compressed turn (or roll) at, or numerically past, its limit has no finite inverse; it is read as
+    99.9% of the way there.
     """
     if limit is None:
         return rotation
-    span = limit.limit_deg - limit.knee_deg
+    roll_fn = None
+    if limit.roll_knee_deg is not None and limit.roll_limit_deg is not None:
+        rk, rl = limit.roll_knee_deg, limit.roll_limit_deg
 
-    def free(angle: float) -> float:
-        return limit.knee_deg + span * math.atanh(min((angle - limit.knee_deg) / span, 0.999))
+        def roll_fn(roll: float) -> float:
+            return _unclip(roll, rk, rl)
 
-    return _rescale_swing(rotation, limit.knee_deg, free)
+    return _rescale(
+        rotation,
+        limit.knee_deg,
+        lambda angle: _unclip(angle, limit.knee_deg, limit.limit_deg),
+        limit.roll_knee_deg,
+        roll_fn,
+    )
 
 
 def turn_angle(rotation: np.ndarray) -> float:
     """The out-of-plane (swing) angle of ``rotation`` in degrees."""
     swing, _ = swing_twist(rotation)
     return float(np.degrees(np.linalg.norm(swing.as_rotvec())))
+
+
+def roll_angle(rotation: np.ndarray) -> float:
+    """The signed in-plane (twist) angle of ``rotation`` in degrees, about the view axis."""
+    _, twist = swing_twist(rotation)
+    return float(np.degrees(twist.as_rotvec() @ VIEW_AXIS))

@@ -9,7 +9,16 @@ from scipy.spatial.transform import Rotation
 from streamer.geometry import rotation_matrix
 from streamer.pose import head_pose
 from streamer.retarget import AnalyticRetargeter
-from streamer.turn_limit import TurnLimit, limit_turn, soft_saturate, swing_twist, turn_angle
+from streamer.turn_limit import (
+    TurnLimit,
+    limit_turn,
+    roll_angle,
+    soft_clip,
+    soft_saturate,
+    swing_twist,
+    turn_angle,
+    unlimit_turn,
+)
 from tests.test_pose import rotated
 
 LIMIT = TurnLimit(knee_deg=25.0, limit_deg=45.0)
@@ -76,6 +85,41 @@ class TestLimitTurn:
     def test_none_is_off(self):
         r = Rotation.from_euler("y", 80, degrees=True).as_matrix()
         assert limit_turn(r, None) is r
+
+
+ROLL_LIMIT = TurnLimit(knee_deg=25.0, limit_deg=45.0, roll_knee_deg=20.0, roll_limit_deg=35.0)
+
+
+class TestRollLimit:
+    def test_small_roll_passes_large_roll_is_compressed_with_its_sign(self):
+        small = rotation_matrix(10, 0, 15)
+        assert limit_turn(small, ROLL_LIMIT) is small
+        for roll in (60.0, -60.0, 90.0):
+            limited = limit_turn(rotation_matrix(0, 0, roll), ROLL_LIMIT)
+            assert roll_angle(limited) == pytest.approx(float(soft_clip(roll, 20.0, 35.0)), abs=1e-6)
+            assert abs(roll_angle(limited)) < 35.0 and np.sign(roll_angle(limited)) == np.sign(roll)
+            assert turn_angle(limited) == pytest.approx(0.0, abs=1e-6)
+
+    def test_roll_limit_keeps_the_swing_and_monotone(self):
+        r = rotation_matrix(30, 10, 50)
+        limited = limit_turn(r, ROLL_LIMIT)
+        np.testing.assert_allclose(
+            swing_twist(limited)[0].as_rotvec(), swing_twist(limit_turn(r, LIMIT))[0].as_rotvec(), atol=1e-9
+        )
+        rolls = [roll_angle(limit_turn(rotation_matrix(0, 0, a), ROLL_LIMIT)) for a in np.linspace(0, 170, 69)]
+        assert (np.diff(rolls) > 0).all()
+
+    def test_unlimit_undoes_the_roll_limit(self):
+        for yaw, pitch, roll in ((30, 0, 40), (10, 28, -50), (50, -20, 3), (0, 0, -25)):
+            rot = rotation_matrix(yaw, pitch, roll)
+            back = unlimit_turn(limit_turn(rot, ROLL_LIMIT), ROLL_LIMIT)
+            np.testing.assert_allclose(back, rot, atol=1e-6)
+
+    def test_half_a_roll_limit_is_refused(self):
+        with pytest.raises(ValueError):
+            TurnLimit(roll_knee_deg=20.0)
+        with pytest.raises(ValueError):
+            TurnLimit(roll_knee_deg=40.0, roll_limit_deg=30.0)
 
 
 class TestRetargeterTurns:

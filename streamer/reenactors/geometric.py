@@ -45,6 +45,11 @@ class GeometricConfig:
 
     crop_size: int = 256
     forehead_height: float = 0.75
+    #: How far the forehead points sit behind the brows, as a fraction of the way to the ring's depth (the
+    #: head's centre): the forehead curves back towards the hairline. At 0 (brow depth) a 30-degree turn
+    #: slid the forehead over the far side's hair (a bald dome, driving.mp4 -> cage.jpg, #14); at 1 the band
+    #: between brows and forehead shears visibly; half way keeps the hair and shows no shear.
+    forehead_depth: float = 0.5
     ring_scale: float = 1.35
     ring_points: int = 20
     #: Depth of the ring behind the rigid landmarks, in face widths (about the head's centre).
@@ -104,6 +109,13 @@ def _border_points(size: int, per_side: int) -> np.ndarray:
             np.stack([np.zeros_like(t), e - t], 1),
         ]
     )
+
+
+def _forehead_points(pts: np.ndarray, up: np.ndarray, iod: float, ring_z: float, cfg: GeometricConfig) -> np.ndarray:
+    """(10, 3) points ``forehead_height`` above the brows, ``forehead_depth`` of the way back to ``ring_z``."""
+    forehead = pts[_FOREHEAD_FROM] + up * cfg.forehead_height * iod
+    forehead[:, 2] += cfg.forehead_depth * (ring_z - forehead[:, 2])
+    return forehead
 
 
 def _opened_template(points: np.ndarray, iod: float) -> np.ndarray:
@@ -198,15 +210,15 @@ class GeometricReenactor:
         iod = L.interocular(pts)
         axes = head_axes(pts)
         up = -axes[:, 1]
-        forehead = pts[_FOREHEAD_FROM] + up * cfg.forehead_height * iod
+        width = float(np.linalg.norm(pts[16] - pts[0]))
+        ring_z = pts[L.RIGID, 2].mean() + cfg.ring_depth * width
+        forehead = _forehead_points(pts, up, iod, ring_z, cfg)
         face2d = np.concatenate([pts[:, :2], forehead[:, :2]])
         hull = face2d[cv2.convexHull(face2d.astype(np.float32), returnPoints=False).ravel()]
         ring = _ring_points(face2d.mean(axis=0), hull, cfg.ring_scale, cfg.ring_points)
         ring = np.clip(ring, _RING_MARGIN, cfg.crop_size - 1 - _RING_MARGIN)
         # The ring sits at the head's centre depth, so a turn moves it less than the face surface;
         # below the mouth it follows the head less and less (neck and shoulders stay).
-        width = float(np.linalg.norm(pts[16] - pts[0]))
-        ring_z = pts[L.RIGID, 2].mean() + cfg.ring_depth * width
         ring3d = np.concatenate([ring, np.full((len(ring), 1), ring_z)], axis=1)
         mouth_y, chin_y = (pts[[48, 54]] @ axes[:, 1]).mean(), pts[8] @ axes[:, 1]
         below_mouth = (ring3d @ axes[:, 1] - mouth_y) / max(chin_y - mouth_y, 1.0)
