@@ -1,0 +1,105 @@
+"""How well the product's MediaPipe reads a driver's expression, with dlib as the outside judge.
+
+    python -m benchmarks.detector_dlib [--suite expression] [--clips NAME,NAME] [--max-frames 251]
+
+For each driver clip of a ``benchmarks.cross_dlib`` suite: MediaPipe's face mesh in video mode (as
+``convert`` runs it), with and without its lip/eye refinement (``refine_landmarks``), mapped to 68
+points; dlib's 68 points on the same frames. Both give mouth opening, eye openness and brow height
+(``benchmarks.dlib_judge.expression_measures``); the table gives Pearson r between MediaPipe's and
+dlib's series per clip, and the median over clips. No reenactment: this is the ceiling the driver's
+landmarks set for everything downstream (issue 17).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.cross_dlib import SELF_SUITES, SUITES, suite_pairs
+from benchmarks.dlib_judge import DlibJudge, expression_measures, judge_status
+from benchmarks.dlib_landmarks import read_frames
+from benchmarks.inputs import shared_data_dir
+from benchmarks.machine import describe_machine
+from benchmarks.reenact_quality import machine_line
+
+MEASURES = ("mouth", "eyes", "brows")
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r over frames where both are finite (NaN with fewer than 3)."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) < 1e-9 or np.std(b[ok]) < 1e-9:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def mediapipe_series(frames: list[np.ndarray], refine: bool) -> np.ndarray:
+    """(T, 3) mouth, eyes, brows of MediaPipe's 68 points per frame (NaN without a face)."""
+    from streamer.detectors.mediapipe_mesh import MediaPipeDetector
+
+    detector = MediaPipeDetector("video", refine=refine)
+    try:
+        rows = []
+        for frame in frames:
+            faces = detector.detect(frame)
+            rows.append(expression_measures(faces[0].points[:, :2]) if faces else (np.nan,) * 3)
+        return np.array(rows, np.float64)
+    finally:
+        detector.close()
+
+
+def dlib_series(judge: DlibJudge, frames: list[np.ndarray]) -> np.ndarray:
+    """(T, 3) dlib's mouth, eyes, brows per frame (NaN without a face)."""
+    faces = [judge.judge(f) for f in frames]
+    return np.array([(f.mouth, f.eyes, f.brows) if f else (np.nan,) * 3 for f in faces], np.float64)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--suite", default="expression", choices=[s for s in SUITES if s not in SELF_SUITES])
+    p.add_argument("--data", type=Path, default=None, help="the shared data folder (default ../shared/data)")
+    p.add_argument("--clips", default="", help="only clips whose path contains one of these (comma-separated)")
+    p.add_argument("--max-frames", type=int, default=251, help="frames per clip (default 251: 10 s at 25 fps)")
+    args = p.parse_args(argv)
+    ok, why = judge_status()
+    if not ok:
+        print(f"error: dlib judge unavailable ({why}); pip install -e '.[quality]'", file=sys.stderr)
+        return 2
+    data = args.data or shared_data_dir()
+    if data is None or not (data / "MANIFEST.csv").is_file():
+        print(f"error: no shared data with a MANIFEST.csv at {data}", file=sys.stderr)
+        return 2
+    pairs = suite_pairs(data, args.suite)
+    if args.clips:
+        pairs = [q for q in pairs if any(n in q.driver for n in args.clips.split(","))]
+    judge = DlibJudge()
+    print(f"Command: `python -m benchmarks.detector_dlib {shlex.join(argv if argv is not None else sys.argv[1:])}`")
+    print(f"Machine: {machine_line(describe_machine())}\n")
+    print("| clip | frames | " + " | ".join(f"{m} r (plain / refined)" for m in MEASURES) + " |")
+    print("|---|---|" + "---|" * len(MEASURES))
+    rows = []
+    for pair in pairs:
+        frames = list(read_frames(data / pair.driver, args.max_frames))
+        truth = dlib_series(judge, frames)
+        series = [mediapipe_series(frames, refine) for refine in (False, True)]
+        r = [[pearson(mp[:, i], truth[:, i]) for i in range(3)] for mp in series]
+        rows.append(r)
+        cells = " | ".join(f"{r[0][i]:.2f} / {r[1][i]:.2f}" for i in range(3))
+        print(f"| {Path(pair.driver).name} | {len(frames)} | {cells} |", flush=True)
+    med = np.nanmedian(np.array(rows, np.float64), axis=0) if rows else np.full((2, 3), np.nan)
+    print(
+        f"| **median of {len(rows)} clips** | | "
+        + " | ".join(f"{med[0][i]:.2f} / {med[1][i]:.2f}" for i in range(3))
+        + " |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    cv2.setNumThreads(1)
+    raise SystemExit(main())

@@ -1,0 +1,22 @@
+"""benchmarks.detector_dlib: correlations and the one-line errors."""
+
+import numpy as np
+
+from benchmarks import detector_dlib as D
+
+
+def test_pearson_skips_missing_frames():
+    a = np.array([0.1, 0.2, np.nan, 0.4, 0.5])
+    b = np.array([1.0, 2.0, 3.0, np.nan, 5.0])
+    assert abs(D.pearson(a, b) - 1.0) < 1e-9
+    assert np.isnan(D.pearson(np.array([0.1, np.nan]), np.array([0.2, 0.3])))
+    assert np.isnan(D.pearson(np.ones(5), np.arange(5.0)))  # a flat series has no correlation
+
+
+def test_missing_data_is_a_one_line_error(tmp_path, capsys):
+    from benchmarks.dlib_judge import judge_status
+
+    code = D.main(["--data", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert ("MANIFEST.csv" in err) if judge_status()[0] else ("dlib" in err)
