@@ -319,7 +319,7 @@ def expression_frames(
     from streamer.reenactors.geometric import GeometricReenactor
 
     image = fit_within(photo, size)
-    detector = create_detector("mediapipe", "image")
+    detector = create_detector("mediapipe", "image", refine=False)  # the clip as it was made before issue 17
     try:
         reenactor = GeometricReenactor()
         src = prepare_source(image, detector, reenactor, what="the photo")

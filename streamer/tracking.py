@@ -24,6 +24,8 @@ TRACKER_NAMES = ("temporal", "detector")
 #: (1.06 vs 0.92 crop px), uses the detector on more than 1/3 of occluded frames, and follows the
 #: mouth less closely (r 0.87 vs 0.96 on the talking videos).
 DEFAULT_TRACKER = "detector"
+#: The temporal tracker's detector runs without MediaPipe's lip/eye refinement (see ``create_tracker``).
+TEMPORAL_REFINE = False
 
 
 class Tracker(Protocol):
@@ -65,19 +67,24 @@ def create_tracker(name: str = DEFAULT_TRACKER, detector_name: str = "auto", **c
     - ``"temporal"``: ``TemporalTracker`` on an image-mode detector (it decides when the detector
       runs); ``config`` holds ``TemporalConfig`` fields, e.g. ``fps=25.0, key_interval=4``.
     - ``"detector"``: ``DetectorTracker``; ``config`` may hold ``mode`` ("video", the default, uses
-      MediaPipe's own frame-to-frame tracking; "image" runs the full detector on every frame).
+      MediaPipe's own frame-to-frame tracking; "image" runs the full detector on every frame) and
+      ``refine`` (MediaPipe's lip/eye refinement; default on).
     """
     if name == "temporal":
         fields = {f.name for f in dataclasses.fields(TemporalConfig)}
         unknown = set(config) - fields
         if unknown:
             raise InputError(f"unknown temporal tracker settings: {', '.join(sorted(unknown))}")
-        return TemporalTracker(create_detector(detector_name, "image"), TemporalConfig(**config))
+        # The plain mesh it was tuned on (benchmarks/TRACKING.md): with MediaPipe's lip/eye refinement it
+        # missed its own targets (static jitter 2.6x, not 3x, below the detector's; fast-motion error 1.2x).
+        detector = create_detector(detector_name, "image", refine=TEMPORAL_REFINE)
+        return TemporalTracker(detector, TemporalConfig(**config))
     if name == "detector":
         mode: DetectorMode = config.pop("mode", "video")
+        refine: bool | None = config.pop("refine", None)
         if config:
             raise InputError(f"unknown detector tracker settings: {', '.join(sorted(config))}")
-        return DetectorTracker(create_detector(detector_name, mode))
+        return DetectorTracker(create_detector(detector_name, mode, refine=refine))
     raise InputError(f"unknown tracker {name!r}; choose one of {', '.join(TRACKER_NAMES)}")
 
 

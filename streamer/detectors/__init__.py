@@ -8,12 +8,17 @@ from streamer.errors import InputError
 DETECTOR_NAMES = ("auto", "mediapipe", "fan")
 
 
-def create_detector(name: str = "auto", mode: DetectorMode = "image", max_faces: int = 1) -> LandmarkDetector:
-    """Build a detector: ``auto`` is the embedded MediaPipe face mesh; ``fan`` needs its weights on disk."""
-    if name in ("auto", "mediapipe"):
-        from streamer.detectors.mediapipe_mesh import MediaPipeDetector
+def create_detector(
+    name: str = "auto", mode: DetectorMode = "image", max_faces: int = 1, refine: bool | None = None
+) -> LandmarkDetector:
+    """Build a detector: ``auto`` is the embedded MediaPipe face mesh; ``fan`` needs its weights on disk.
 
-        return MediaPipeDetector(mode=mode, max_faces=max_faces)
+    ``refine``: MediaPipe's lip/eye refinement (None: its default, ``REFINE_LANDMARKS``); FAN ignores it.
+    """
+    if name in ("auto", "mediapipe"):
+        from streamer.detectors.mediapipe_mesh import REFINE_LANDMARKS, MediaPipeDetector
+
+        return MediaPipeDetector(mode=mode, max_faces=max_faces, refine=REFINE_LANDMARKS if refine is None else refine)
     if name == "fan":
         from streamer.detectors.fan import FanDetector
 

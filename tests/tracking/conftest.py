@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from benchmarks import tracking_synth as S
-from streamer.landmarks import FaceLandmarks
 
 SHARED = Path(os.environ.get("REENACT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
@@ -23,8 +22,21 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def make_clip(astronaut: np.ndarray, astronaut_face: FaceLandmarks, image_detector):
-    """``make_clip(kind, length)``: a synthetic clip of the astronaut with its truth set."""
+def plain_detector():
+    """MediaPipe in image mode without its lip/eye refinement: the temporal tracker's detector."""
+    from streamer.detectors.mediapipe_mesh import MediaPipeDetector
+
+    det = MediaPipeDetector("image", max_faces=5, refine=False)
+    yield det
+    det.close()
+
+
+@pytest.fixture(scope="session")
+def make_clip(astronaut: np.ndarray, plain_detector):
+    """``make_clip(kind, length)``: a synthetic clip of the astronaut with its truth set, both from the
+    plain mesh that the temporal tracker runs on (``streamer.tracking.TEMPORAL_REFINE``)."""
+    astronaut_face = plain_detector.detect(astronaut)[0]
+    image_detector = plain_detector
 
     def make(kind: str, length: int, **changes) -> S.Sequence:
         seq = S.make_sequence(kind, astronaut, astronaut_face, None, length)

@@ -25,7 +25,7 @@ def run(tracker, seq: S.Sequence) -> np.ndarray:
 
 def test_factory():
     assert isinstance(create_tracker("temporal", key_interval=4), TemporalTracker)
-    det = create_tracker("detector", mode="image")
+    det = create_tracker("detector", mode="image", refine=False)
     assert isinstance(det, DetectorTracker)
     det.close()
     with pytest.raises(InputError):
@@ -38,7 +38,7 @@ def test_static_clip_jitter_and_duty(make_clip):
     seq = make_clip("static", 45)
     tracker = create_tracker("temporal")
     est = run(tracker, seq)
-    raw = run(create_tracker("detector", mode="image"), seq)
+    raw = run(create_tracker("detector", mode="image", refine=False), seq)
     truth = seq.truth
     assert S.tracked_fraction(est) == 1.0
     assert S.static_jitter(est, truth) * 3 <= S.static_jitter(raw, truth)
@@ -51,7 +51,7 @@ def test_fast_motion_lag_and_error(make_clip):
     seq = make_clip("fast", 60)
     tracker = create_tracker("temporal")
     est = run(tracker, seq)
-    raw = run(create_tracker("detector", mode="image"), seq)
+    raw = run(create_tracker("detector", mode="image", refine=False), seq)
     truth = seq.truth
     assert abs(S.lag_frames(est, truth)) <= 1.0
     assert S.mean_error(est, truth) <= 1.1 * S.mean_error(raw, truth)
@@ -133,7 +133,7 @@ def test_real_video_keeps_the_face(shared_data):
         frames.append(frame)
     cap.release()
     tracker = create_tracker("temporal", fps=30.0)
-    raw = create_tracker("detector", mode="image")
+    raw = create_tracker("detector", mode="image", refine=False)
     try:
         ours = [tracker.update(f) for f in frames]
         theirs = [raw.update(f) for f in frames]

@@ -130,7 +130,7 @@ def test_occlusion_clip_against_the_detector(make_clip):
 
     tracker = create_tracker("temporal")
     ours = run(tracker)
-    raw = run(create_tracker("detector", mode="image"))
+    raw = run(create_tracker("detector", mode="image", refine=False))
     assert S.tracked_fraction(ours) == 1.0 > S.tracked_fraction(raw)
     assert S.mean_error(ours, truth) < S.mean_error(raw, truth)
     assert S.acceleration_jitter(ours, truth) < 0.5 * S.acceleration_jitter(raw, truth)
