@@ -91,7 +91,11 @@ class TestHeadOffsets:
     @pytest.mark.parametrize("yaw, pitch, roll", [(15, 0, 0), (-12, 0, 0), (0, 10, 0), (0, -15, 0), (0, 0, 12)])
     def test_offset_moves_the_pose_by_the_asked_amount(self, src, yaw, pitch, roll):
         out = apply_edits(src, src, EditControls(yaw=yaw, pitch=pitch, roll=roll))
-        np.testing.assert_allclose(pose_change(src, out), [yaw, pitch, roll], atol=0.6)
+        # Euler angles couple: rolling a head pitched p degrees reads as about p * sin(roll) of yaw
+        # (0.65 deg for the astronaut's 3.1 deg pitch as the refined mesh measures it, 0.48 for the plain one).
+        base = head_pose(src)
+        coupling = np.radians(abs(roll)) * max(abs(base.pitch), abs(base.yaw))
+        np.testing.assert_allclose(pose_change(src, out), [yaw, pitch, roll], atol=0.6 + coupling)
         np.testing.assert_allclose(expression_vector(out), expression_vector(src), atol=1e-3)
 
     def test_offset_adds_to_the_drivers_turn(self, src):
