@@ -3,10 +3,12 @@
 One photo shows one side of a head: asked to turn much further than the photo's own pose, the
 warp folds triangles over each other and smears the face into the background. The retargeted head
 rotation is split into its in-plane part (a twist about the camera's view axis: roll, which a 2D
-warp shows exactly) and its out-of-plane part (the swing: yaw/pitch, which reveals what the photo
-does not show). Only the swing is compressed: unchanged up to ``knee_deg``, then smoothly (the
+warp shows exactly on the face) and its out-of-plane part (the swing: yaw/pitch, which reveals what
+the photo does not show). The swing is compressed: unchanged up to ``knee_deg``, then smoothly (the
 curve and its slope are continuous) towards ``limit_deg``, which it never reaches, so the output
-keeps following the driver's direction of motion, ever more slowly, and never folds.
+keeps following the driver's direction of motion, ever more slowly, and never folds. The roll gets
+the same kind of soft limit, more loosely (``roll_knee_deg`` / ``roll_limit_deg``): the face rolls
+exactly, but the neck and shoulders below it do not, and a 50-degree roll shears the neck.
 
 Convention: rotations act on column vectors in image coordinates (x right, y down, z away from the
 camera), as the landmarks are stored.
