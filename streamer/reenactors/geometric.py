@@ -46,10 +46,12 @@ class GeometricConfig:
     crop_size: int = 256
     forehead_height: float = 0.75
     #: How far the forehead points sit behind the brows, as a fraction of the way to the ring's depth (the
-    #: head's centre): the forehead curves back towards the hairline. At 0 (brow depth) a 30-degree turn
-    #: slid the forehead over the far side's hair (a bald dome, driving.mp4 -> cage.jpg, #14); at 1 the band
-    #: between brows and forehead shears visibly; half way keeps the hair and shows no shear.
-    forehead_depth: float = 0.5
+    #: head's centre): the forehead curves back towards the hairline. At 0 (brow depth, the default) a
+    #: 30-degree turn slides the forehead over the far side's hair (a bald dome, driving.mp4 -> cage.jpg,
+    #: #14); at 1 the band between brows and forehead shears visibly. 0.5 keeps the hair on turns, but it
+    #: lowered the expression suite's eyes r (0.45 -> 0.36, benchmarks/LARGE_POSE.md), so it is not the
+    #: default.
+    forehead_depth: float = 0.0
     ring_scale: float = 1.35
     ring_points: int = 20
     #: Depth of the ring behind the rigid landmarks, in face widths (about the head's centre).
