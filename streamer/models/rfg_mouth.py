@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from streamer.landmarks import INNER_LIPS
+from streamer.landmarks import INNER_LIPS, LEFT_EYE, RIGHT_EYE
 
 #: Sub-pixel bits of the polygon fill (OpenCV ``shift``).
 _SHIFT = 4
@@ -36,22 +36,43 @@ def mouth_input(points: np.ndarray, crop_size: int) -> np.ndarray:
     """(1, S, S) float32 map in [0, 1]: the feathered inner-lip polygon of ``points`` ((68, >=2) crop
     pixels); zero where the mouth is closed (mean inner-lip gap under ``MIN_GAP_PX``) or off the crop."""
     out = np.zeros((1, crop_size, crop_size), np.float32)
-    inner = np.asarray(points, np.float64)[INNER_LIPS, :2]
-    if not np.isfinite(inner).all():
-        return out
     pts = np.asarray(points, np.float64)[:, :2]
     if np.mean([np.linalg.norm(pts[a] - pts[b]) for a, b in _GAP_PAIRS]) < MIN_GAP_PX:
         return out
+    _fill_polygon(out[0], pts[INNER_LIPS])
+    return out
+
+
+def guard_input(points: np.ndarray, crop_size: int) -> np.ndarray:
+    """The guard map the reenactor feeds the RFG: the open mouth (``mouth_input``) and both eye openings
+    (the six-point eyelid polygons, feathered alike).
+
+    The eyes were added after the mouth guard (issue 17): graded by dlib on the expression clips the
+    RFG followed eye openness less than the plain warp on some pairs, as it had the mouth.
+    """
+    out = mouth_input(points, crop_size)
+    pts = np.asarray(points, np.float64)[:, :2]
+    for eye in (RIGHT_EYE, LEFT_EYE):
+        _fill_polygon(out[0], pts[eye])
+    return out
+
+
+def _fill_polygon(out: np.ndarray, polygon: np.ndarray) -> None:
+    """Fill the feathered ``polygon`` ((K, 2) crop pixels) into the (S, S) map ``out``, in place."""
+    crop_size = out.shape[0]
+    inner = np.asarray(polygon, np.float64)
+    if not np.isfinite(inner).all():
+        return
     lo = np.floor(inner.min(0)).astype(int) - _MARGIN
     hi = np.ceil(inner.max(0)).astype(int) + _MARGIN + 1
     x0, y0 = max(lo[0], 0), max(lo[1], 0)
     x1, y1 = min(hi[0], crop_size), min(hi[1], crop_size)
     if x1 <= x0 or y1 <= y0:
-        return out
+        return
     # Filled on the polygon's box only (a few hundred pixels instead of the whole crop).
     box = np.zeros((y1 - y0, x1 - x0), np.uint8)
     poly = np.round((inner - (x0, y0)) * (1 << _SHIFT)).astype(np.int32)
     cv2.fillPoly(box, [poly], 255, cv2.LINE_AA, shift=_SHIFT)
     if box.any():
-        out[0, y0:y1, x0:x1] = cv2.GaussianBlur(box.astype(np.float32) * (1.0 / 255.0), (0, 0), _FEATHER_SIGMA)
-    return out
+        blurred = cv2.GaussianBlur(box.astype(np.float32) * (1.0 / 255.0), (0, 0), _FEATHER_SIGMA)
+        np.maximum(out[y0:y1, x0:x1], blurred, out=out[y0:y1, x0:x1])

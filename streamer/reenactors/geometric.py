@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 _FOREHEAD_FROM = np.array([17, 18, 19, 20, 21, 22, 23, 24, 25, 26])
 _N_LANDMARKS = L.NUM_POINTS
 _RING_MARGIN = 8.0  # px between the head ring and the fixed crop border
+#: The drawn mouth cavity's colour as a fraction of the source's mean lip colour: nearly black, as an open
+#: mouth's interior is in shadow (a lighter, lip-coloured cavity read as more lip to dlib, issue 17).
+CAVITY_SHADE = 0.08
 
 WarpName = Literal["planar", "mesh"]
 #: ``--warp`` choices: the 2D piecewise-affine warp of the landmarks (default) or the posed 3D mesh.
@@ -334,7 +337,7 @@ def _mouth_colours(crop: np.ndarray, pts: np.ndarray, iod: float) -> tuple[np.nd
     cv2.fillPoly(face, [np.round(pts[L.JAW, :2]).astype(np.int32)], 255)
     brightness = crop[face > 0].mean() if (face > 0).any() else 128.0
     teeth = np.array([205.0, 212.0, 218.0]) * np.clip(brightness / 150.0, 0.55, 1.0)
-    return lip * 0.4, teeth
+    return lip * CAVITY_SHADE, teeth
 
 
 def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSourceState) -> None:

@@ -31,7 +31,7 @@ from streamer.errors import InputError
 from streamer.landmarks import FaceLandmarks
 from streamer.models.rfg_config import RFGConfig
 from streamer.models.rfg_inputs import image_to_input, landmark_input, output_to_image, pixel_map
-from streamer.models.rfg_mouth import mouth_input
+from streamer.models.rfg_mouth import guard_input, mouth_input
 from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
 from streamer.reenactors.onnx_cache import cached_graphs, forget, rfg_header
 
@@ -46,6 +46,9 @@ Integrator = Literal["global", "global-local"]
 INTEGRATORS: tuple[str, ...] = ("global", "global-local")
 RFG_BACKENDS: tuple[str, ...] = ("torch", "onnxruntime", "tensorrt")
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights" / "rfg.safetensors"
+
+#: Guard the eye openings too (``streamer.models.rfg_mouth.guard_input``), not only the open mouth.
+EYE_GUARD = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -290,6 +293,7 @@ class RFGReenactor:
         reset_motion: float = 0.08,
         networks: RFGNetworks | None = None,
         mouth_guard: bool = True,
+        eye_guard: bool = EYE_GUARD,
     ):
         if integrator not in INTEGRATORS:
             raise InputError(f"--integrator must be one of {', '.join(INTEGRATORS)}, got {integrator!r}")
@@ -311,6 +315,8 @@ class RFGReenactor:
         #: inside the target's open mouth the output is the base (``streamer.models.rfg_mouth``); off:
         #: the networks' blend alone (as before issue 17, for comparisons)
         self.mouth_guard = mouth_guard
+        #: the same inside the target's eye openings (``guard_input``); needs ``mouth_guard``
+        self.eye_guard = eye_guard
         self._local: weakref.WeakKeyDictionary[RFGSourceState, LocalState] = weakref.WeakKeyDictionary()
 
     @property
@@ -352,7 +358,10 @@ class RFGReenactor:
         zeros with ``mouth_guard`` off)."""
         base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
         s = self.crop_size
-        mouth = mouth_input(target.points, s) if self.mouth_guard else np.zeros((1, s, s), np.float32)
+        if not self.mouth_guard:
+            mouth = np.zeros((1, s, s), np.float32)
+        else:
+            mouth = (guard_input if self.eye_guard else mouth_input)(target.points, s)
         return base, pixel_map(map_x, map_y)[None], landmark_input(target.points, s)[None], mouth[None]
 
     def render(self, state: RFGSourceState, target: FaceLandmarks) -> np.ndarray:

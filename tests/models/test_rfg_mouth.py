@@ -92,3 +92,44 @@ def test_reenactor_keeps_the_geometric_mouth_interior(astronaut, astronaut_face)
     assert inside.sum() > 100  # the opening is there
     assert np.abs(got[inside] - want[inside]).max() <= 1.0  # rounding only
     assert np.abs(off[inside] - want[inside]).mean() > 10.0  # without the guard: the decoder's paint
+
+
+def test_guard_input_adds_the_eye_openings():
+    from streamer.landmarks import LEFT_EYE, RIGHT_EYE
+    from streamer.models.rfg_mouth import guard_input
+
+    pts = _mouth_points(0.0)  # a closed mouth: the mouth adds nothing
+    for eye, cx in ((RIGHT_EYE, 90.0), (LEFT_EYE, 166.0)):
+        t = np.linspace(0, 2 * np.pi, len(eye), endpoint=False)
+        pts[eye, 0] = cx + 15 * np.cos(t)
+        pts[eye, 1] = 100 + 5 * np.sin(t)
+    g = guard_input(pts, 256)
+    assert g.shape == (1, 256, 256) and g.dtype == np.float32 and g.max() <= 1.0
+    assert g[0, 100, 90] > 0.99 and g[0, 100, 166] > 0.99  # inside both eyes
+    assert g[0, 100, 128] == 0.0 and g[0, 170, 128] == 0.0  # between the eyes, the closed mouth
+    opened = _mouth_points(20.0)
+    opened[RIGHT_EYE] = pts[RIGHT_EYE]
+    opened[LEFT_EYE] = pts[LEFT_EYE]
+    both = guard_input(opened, 256)
+    np.testing.assert_array_equal(np.maximum(both, mouth_input(opened, 256)), both)  # the mouth stays in
+    assert both[0, 170, 128] > 0.99
+
+
+def test_reenactor_keeps_the_geometric_eyes(astronaut, astronaut_face):
+    from streamer.alignment import crop_image, crop_transform
+    from streamer.models.rfg_mouth import guard_input
+    from streamer.reenactors.geometric import GeometricReenactor
+
+    affine = crop_transform(astronaut_face, 256)
+    crop, lm = crop_image(astronaut, affine, 256), astronaut_face.transformed(affine)
+    nets = _decoder_owns_everything()
+    geo = GeometricReenactor()
+    guarded = RFGReenactor(networks=nets, backend="onnxruntime", integrator="global")
+    mouth_only = RFGReenactor(networks=nets, backend="onnxruntime", integrator="global", eye_guard=False)
+    want = geo.step(geo.prepare(crop, lm), astronaut_face, astronaut_face).astype(np.float32)
+    got = guarded.step(guarded.prepare(crop, lm), astronaut_face, astronaut_face).astype(np.float32)
+    off = mouth_only.step(mouth_only.prepare(crop, lm), astronaut_face, astronaut_face).astype(np.float32)
+    inside = guard_input(lm.points, 256)[0] > 0.999
+    assert inside.sum() > 50  # the eye openings
+    assert np.abs(got[inside] - want[inside]).max() <= 1.0  # rounding only
+    assert np.abs(off[inside] - want[inside]).mean() > 10.0  # without the eye guard: the decoder's paint

@@ -24,7 +24,7 @@ import numpy as np
 from streamer.geometry import invert_affine
 from streamer.landmarks import FaceLandmarks
 from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map
-from streamer.models.rfg_mouth import mouth_input
+from streamer.models.rfg_mouth import guard_input
 from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
 from streamer.retarget import AnalyticRetargeter
 from training.dataset import LandmarkDataset
@@ -127,7 +127,7 @@ class SampleBuilder:
             "lm_src": landmark_input(state.landmarks.points, self.size),
             "lm_tgt": landmark_input(target.points, self.size),
             "lm_prev": landmark_input(prev.points, self.size),
-            "mouth": mouth_input(target.points, self.size),
+            "mouth": guard_input(target.points, self.size),  # as the reenactor feeds it (EYE_GUARD)
             "target_points": (target.points[:, :2] / self.size).astype(np.float32),
             "gt": image_to_input(gt),
             "mask": valid[None],
