@@ -51,7 +51,7 @@ from tqdm import tqdm
 
 from benchmarks import quality_metrics as Q
 from benchmarks.contact_sheet import Tile, make_tile, render, worst, write_jpeg
-from benchmarks.dlib_judge import DlibJudge, JudgedFace, judge_status
+from benchmarks.dlib_judge import DlibJudge, JudgedFace, open_judge
 from benchmarks.dlib_landmarks import read_frames
 from benchmarks.inputs import shared_data_dir
 from benchmarks.machine import describe_machine
@@ -252,6 +252,18 @@ def run_pair(
         label = f"{Path(pair.driver).stem}>{Path(pair.source).stem} {mode}"
         tiles = worst_tiles(details, driver, output, label, sheet.per_pair, sheet.height)
     return {"mode": mode, "source": pair.source, "driver": pair.driver, "convert_s": seconds, **res}, tiles
+
+
+def parse_modes(prog: str, text: str) -> list[str] | None:
+    """The comma-separated modes of ``text``, or None after a one-line error naming ``prog``."""
+    modes = [m for m in text.split(",") if m]
+    try:
+        for m in modes:
+            mode_options(m)
+    except ValueError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+    return modes
 
 
 def mode_options(mode: str) -> dict[str, object]:
@@ -561,18 +573,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (data / "MANIFEST.csv").is_file():
         print(f"cross_dlib: no shared data at {data} (set REENACT_SHARED_DATA)", file=sys.stderr)
         return 2
-    modes = [m for m in args.modes.split(",") if m]
-    try:
-        for m in modes:
-            mode_options(m)
-    except ValueError as exc:
-        print(f"cross_dlib: {exc}", file=sys.stderr)
+    modes = parse_modes("cross_dlib", args.modes)
+    judge = open_judge("cross_dlib") if modes is not None else None
+    if judge is None:
         return 2
-    ok, why = judge_status()
-    if not ok:
-        print(f"cross_dlib: the dlib judge is not available ({why}); pip install -e '.[quality]'", file=sys.stderr)
-        return 2
-    judge = DlibJudge()
     pairs = suite_pairs(data, args.suite)[: args.max_pairs]
     report = {
         "suite": args.suite,

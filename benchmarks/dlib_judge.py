@@ -17,6 +17,7 @@ Convention: yaw > 0 when the face turns towards image right, pitch > 0 when the 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import cv2
@@ -100,6 +101,15 @@ def judge_status() -> tuple[bool, str]:
     if models is None or not (models / SHAPE_68).is_file():
         return False, f"{SHAPE_68} missing from {models} (face-recognition-models ships it)"
     return True, ""
+
+
+def open_judge(prog: str) -> DlibJudge | None:
+    """The judge, or None after a one-line error naming ``prog`` when dlib or its models are missing."""
+    ok, why = judge_status()
+    if not ok:
+        print(f"{prog}: the dlib judge is not available ({why}); pip install -e '.[quality]'", file=sys.stderr)
+        return None
+    return DlibJudge()
 
 
 class DlibJudge:

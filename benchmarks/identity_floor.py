@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.cross_dlib import SUITES, suite_pairs
-from benchmarks.dlib_judge import DlibJudge, judge_status
+from benchmarks.dlib_judge import DlibJudge, open_judge
 from benchmarks.dlib_landmarks import read_frames
 from benchmarks.inputs import shared_data_dir
 from benchmarks.machine import describe_machine
@@ -113,16 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_seconds <= 0:
         print(f"identity_floor: --max-seconds must be positive, got {args.max_seconds}", file=sys.stderr)
         return 2
-    ok, why = judge_status()
-    if not ok:
-        print(f"identity_floor: the dlib judge is not available ({why}); pip install -e '.[quality]'", file=sys.stderr)
+    judge = open_judge("identity_floor")
+    if judge is None:
         return 2
     wanted = [w for w in args.drivers.split(",") if w]
     pairs = [p for p in suite_pairs(data, args.suite) if not wanted or any(w in p.driver for w in wanted)]
     if not pairs:
         print(f"identity_floor: no {args.suite} driver matches {args.drivers!r}", file=sys.stderr)
         return 2
-    judge = DlibJudge()
     clips = []
     for pair in pairs:
         row = clip_floor(judge, data / pair.driver, args.max_seconds)

@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.cross_dlib import MODES, Pair, convert_mode, mode_options, source_identity
-from benchmarks.dlib_judge import DlibJudge, judge_status
+from benchmarks.cross_dlib import MODES, Pair, convert_mode, parse_modes, source_identity
+from benchmarks.dlib_judge import DlibJudge, open_judge
 from benchmarks.dlib_landmarks import read_frames
 from benchmarks.inputs import shared_data_dir
 from benchmarks.machine import describe_machine
@@ -93,18 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (data / rel).is_file():
             print(f"pair_frames: no {what} {data / rel}", file=sys.stderr)
             return 2
-    modes = [m for m in args.modes.split(",") if m]
-    try:
-        for m in modes:
-            mode_options(m)
-    except ValueError as exc:
-        print(f"pair_frames: {exc}", file=sys.stderr)
+    modes = parse_modes("pair_frames", args.modes)
+    judge = open_judge("pair_frames") if modes is not None else None
+    if judge is None:
         return 2
-    ok, why = judge_status()
-    if not ok:
-        print(f"pair_frames: the dlib judge is not available ({why}); pip install -e '.[quality]'", file=sys.stderr)
-        return 2
-    judge = DlibJudge()
     identity = source_identity(judge, data, Pair(args.source, args.driver, ""))
     print("Command: python -m benchmarks.pair_frames " + " ".join(argv if argv is not None else sys.argv[1:]))
     print(f"Machine: {machine_line(describe_machine())}")

@@ -105,8 +105,7 @@ def test_interrupt_is_exit_130(tmp_path, monkeypatch, capsys):
         raise KeyboardInterrupt
 
     (tmp_path / "MANIFEST.csv").write_text("path,kind,pose_class,group,note\n")
-    monkeypatch.setattr(cd, "judge_status", lambda: (True, ""))
-    monkeypatch.setattr(cd, "DlibJudge", lambda: type("J", (), {"detail": "fake"})())
+    monkeypatch.setattr(cd, "open_judge", lambda prog: type("J", (), {"detail": "fake"})())
     monkeypatch.setattr(cd, "run_self_suite", interrupted)
     out = tmp_path / "report.md"
     assert main(["--suite", "self-large-pose", "--data", str(tmp_path), "--markdown", str(out)]) == 130
@@ -114,10 +113,10 @@ def test_interrupt_is_exit_130(tmp_path, monkeypatch, capsys):
 
 
 def test_missing_judge_is_exit_2(tmp_path, monkeypatch, capsys):
-    import benchmarks.cross_dlib as cd
+    import benchmarks.dlib_judge as dj
 
     (tmp_path / "MANIFEST.csv").write_text("path,kind\n")
-    monkeypatch.setattr(cd, "judge_status", lambda: (False, "dlib is not installed"))
+    monkeypatch.setattr(dj, "judge_status", lambda: (False, "dlib is not installed"))
     assert main(["--suite", "large-pose", "--data", str(tmp_path)]) == 2
     assert "dlib is not installed" in capsys.readouterr().err
 
