@@ -115,47 +115,33 @@ def swing_twist(rotation: np.ndarray, axis: np.ndarray = VIEW_AXIS) -> tuple[Rot
     return swing, twist
 
 
-def _rescale(
-    rotation: np.ndarray,
-    knee_deg: float,
-    new_angle: Callable[[float], float],
-    roll_knee_deg: float | None = None,
-    new_roll: Callable[[float], float] | None = None,
-) -> np.ndarray:
-    """``rotation`` with its swing angle ``a`` replaced by ``new_angle(a)`` when ``a`` is past the knee (the
-    swing's axis kept), and its signed twist (roll) ``r`` by ``new_roll(r)`` when ``|r|`` is past
-    ``roll_knee_deg``; ``rotation`` itself, the same object, when neither is."""
+def _rescale(rotation: np.ndarray, limit: TurnLimit, curve: Callable[[float, float, float], float]) -> np.ndarray:
+    """``rotation`` with its swing angle ``a`` replaced by ``curve(a, knee, limit)`` when ``a`` is past
+    ``limit``'s knee (the swing's axis kept), and its signed twist (roll) ``r`` by ``curve(r, roll knee,
+    roll limit)`` when ``limit`` has a roll limit and ``|r|`` is past its knee; ``rotation`` itself, the
+    same object, when neither is."""
     swing, twist = swing_twist(rotation)
     vec = swing.as_rotvec()
     angle = float(np.degrees(np.linalg.norm(vec)))
-    roll = float(np.degrees(twist.as_rotvec() @ VIEW_AXIS))
-    turn_over = angle > knee_deg
-    roll_over = roll_knee_deg is not None and new_roll is not None and abs(roll) > roll_knee_deg
+    roll = _twist_degrees(twist)
+    turn_over = angle > limit.knee_deg
+    roll_over = limit.roll_knee_deg is not None and abs(roll) > limit.roll_knee_deg
     if not (turn_over or roll_over):
         return rotation
     if turn_over:
-        swing = Rotation.from_rotvec(vec * new_angle(angle) / angle)
+        swing = Rotation.from_rotvec(vec * curve(angle, limit.knee_deg, limit.limit_deg) / angle)
     if roll_over:
-        assert new_roll is not None
-        twist = Rotation.from_rotvec(VIEW_AXIS * np.radians(new_roll(roll)))
+        assert limit.roll_knee_deg is not None and limit.roll_limit_deg is not None
+        twist = Rotation.from_rotvec(VIEW_AXIS * np.radians(curve(roll, limit.roll_knee_deg, limit.roll_limit_deg)))
     return (swing * twist).as_matrix()
 
 
 def limit_turn(rotation: np.ndarray, limit: TurnLimit | None = DEFAULT_TURN_LIMIT) -> np.ndarray:
     """``rotation`` with its out-of-plane part (and its roll, where ``limit`` has a roll limit) softly
-    limited (see :func:`soft_saturate`); None: unlimited."""
+    limited (see :func:`soft_clip`); None: unlimited."""
     if limit is None:
         return rotation
-    roll_fn = None
-    if limit.roll_knee_deg is not None and limit.roll_limit_deg is not None:
-        rk, rl = limit.roll_knee_deg, limit.roll_limit_deg
-
-        def roll_fn(roll: float) -> float:
-            return float(soft_clip(roll, rk, rl))
-
-    return _rescale(
-        rotation, limit.knee_deg, lambda angle: float(soft_saturate(angle, limit)), limit.roll_knee_deg, roll_fn
-    )
+    return _rescale(rotation, limit, lambda value, knee, lim: float(soft_clip(value, knee, lim)))
 
 
 def _unclip(value: float, knee: float, limit: float) -> float:
@@ -172,20 +158,12 @@ def unlimit_turn(rotation: np.ndarray, limit: TurnLimit | None) -> np.ndarray:
     """
     if limit is None:
         return rotation
-    roll_fn = None
-    if limit.roll_knee_deg is not None and limit.roll_limit_deg is not None:
-        rk, rl = limit.roll_knee_deg, limit.roll_limit_deg
+    return _rescale(rotation, limit, _unclip)
 
-        def roll_fn(roll: float) -> float:
-            return _unclip(roll, rk, rl)
 
-    return _rescale(
-        rotation,
-        limit.knee_deg,
-        lambda angle: _unclip(angle, limit.knee_deg, limit.limit_deg),
-        limit.roll_knee_deg,
-        roll_fn,
-    )
+def _twist_degrees(twist: Rotation) -> float:
+    """The signed angle (degrees) of a twist about the view axis."""
+    return float(np.degrees(twist.as_rotvec() @ VIEW_AXIS))
 
 
 def turn_angle(rotation: np.ndarray) -> float:
@@ -196,5 +174,4 @@ def turn_angle(rotation: np.ndarray) -> float:
 
 def roll_angle(rotation: np.ndarray) -> float:
     """The signed in-plane (twist) angle of ``rotation`` in degrees, about the view axis."""
-    _, twist = swing_twist(rotation)
-    return float(np.degrees(twist.as_rotvec() @ VIEW_AXIS))
+    return _twist_degrees(swing_twist(rotation)[1])
