@@ -21,21 +21,13 @@ import cv2
 import numpy as np
 
 from benchmarks.cross_dlib import SELF_SUITES, SUITES, suite_pairs
-from benchmarks.dlib_judge import DlibJudge, expression_measures, judge_status
-from benchmarks.dlib_landmarks import read_frames
+from benchmarks.dlib_judge import DlibJudge, expression_measures, open_judge
+from benchmarks.dlib_landmarks import pearson, read_frames
 from benchmarks.inputs import shared_data_dir
 from benchmarks.machine import describe_machine
 from benchmarks.reenact_quality import machine_line
 
 MEASURES = ("mouth", "eyes", "brows")
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson r over frames where both are finite (NaN with fewer than 3)."""
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.std(a[ok]) < 1e-9 or np.std(b[ok]) < 1e-9:
-        return float("nan")
-    return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
 def mediapipe_series(frames: list[np.ndarray], refine: bool) -> np.ndarray:
@@ -66,9 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", default="", help="only clips whose path contains one of these (comma-separated)")
     p.add_argument("--max-frames", type=int, default=251, help="frames per clip (default 251: 10 s at 25 fps)")
     args = p.parse_args(argv)
-    ok, why = judge_status()
-    if not ok:
-        print(f"error: dlib judge unavailable ({why}); pip install -e '.[quality]'", file=sys.stderr)
+    judge = open_judge("detector_dlib")
+    if judge is None:
         return 2
     data = args.data or shared_data_dir()
     if data is None or not (data / "MANIFEST.csv").is_file():
@@ -77,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     pairs = suite_pairs(data, args.suite)
     if args.clips:
         pairs = [q for q in pairs if any(n in q.driver for n in args.clips.split(","))]
-    judge = DlibJudge()
     print(f"Command: `python -m benchmarks.detector_dlib {shlex.join(argv if argv is not None else sys.argv[1:])}`")
     print(f"Machine: {machine_line(describe_machine())}\n")
     print("| clip | frames | " + " | ".join(f"{m} r (plain / refined)" for m in MEASURES) + " |")

@@ -46,7 +46,8 @@ def measure_frames(judge: DlibJudge, frames) -> FaceTrack:
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson r over the frames where both are finite (NaN with fewer than 3 such frames or no spread)."""
     both = np.isfinite(a) & np.isfinite(b)
-    if both.sum() < 3 or np.std(a[both]) == 0 or np.std(b[both]) == 0:
+    # 1e-9, not 0: the float std of a constant series can come out as ~1e-17.
+    if both.sum() < 3 or np.std(a[both]) < 1e-9 or np.std(b[both]) < 1e-9:
         return float("nan")
     return float(np.corrcoef(a[both], b[both])[0, 1])
 
