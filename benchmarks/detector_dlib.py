@@ -7,7 +7,10 @@ For each driver clip of a ``benchmarks.cross_dlib`` suite: MediaPipe's face mesh
 points; dlib's 68 points on the same frames. Both give mouth opening, eye openness and brow height
 (``benchmarks.dlib_judge.expression_measures``); the table gives Pearson r between MediaPipe's and
 dlib's series per clip, and the median over clips. No reenactment: this is the ceiling the driver's
-landmarks set for everything downstream (issue 17).
+landmarks set for everything downstream (issue 17). The last column, mouth scale, is how many of dlib's
+mouth-opening units one unit of the refined mesh's is (the reduced-major-axis slope, std(dlib) / std
+(MediaPipe) with r's sign: unlike a least-squares fit it is not shrunk by either side's noise); the
+retargeter's ``MOUTH_GAP_GAIN`` is calibrated on it.
 """
 
 from __future__ import annotations
@@ -51,6 +54,15 @@ def dlib_series(judge: DlibJudge, frames: list[np.ndarray]) -> np.ndarray:
     return np.array([(f.mouth, f.eyes, f.brows) if f else (np.nan,) * 3 for f in faces], np.float64)
 
 
+def axis_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Reduced-major-axis slope of y on x over the frames where both are finite (NaN without spread)."""
+    both = np.isfinite(x) & np.isfinite(y)
+    if both.sum() < 3 or np.std(x[both]) < 1e-9:
+        return float("nan")
+    r = pearson(x, y)
+    return float(np.sign(r) * np.std(y[both]) / np.std(x[both])) if np.isfinite(r) else float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--suite", default="expression", choices=[s for s in SUITES if s not in SELF_SUITES])
@@ -70,22 +82,24 @@ def main(argv: list[str] | None = None) -> int:
         pairs = [q for q in pairs if any(n in q.driver for n in args.clips.split(","))]
     print(f"Command: `python -m benchmarks.detector_dlib {shlex.join(argv if argv is not None else sys.argv[1:])}`")
     print(f"Machine: {machine_line(describe_machine())}\n")
-    print("| clip | frames | " + " | ".join(f"{m} r (plain / refined)" for m in MEASURES) + " |")
-    print("|---|---|" + "---|" * len(MEASURES))
-    rows = []
+    print("| clip | frames | " + " | ".join(f"{m} r (plain / refined)" for m in MEASURES) + " | mouth scale |")
+    print("|---|---|" + "---|" * len(MEASURES) + "---|")
+    rows, scales = [], []
     for pair in pairs:
         frames = list(read_frames(data / pair.driver, args.max_frames))
         truth = dlib_series(judge, frames)
         series = [mediapipe_series(frames, refine) for refine in (False, True)]
         r = [[pearson(mp[:, i], truth[:, i]) for i in range(3)] for mp in series]
         rows.append(r)
+        scales.append(axis_slope(series[1][:, 0], truth[:, 0]))
         cells = " | ".join(f"{r[0][i]:.2f} / {r[1][i]:.2f}" for i in range(3))
-        print(f"| {Path(pair.driver).name} | {len(frames)} | {cells} |", flush=True)
+        print(f"| {Path(pair.driver).name} | {len(frames)} | {cells} | {scales[-1]:.2f} |", flush=True)
     med = np.nanmedian(np.array(rows, np.float64), axis=0) if rows else np.full((2, 3), np.nan)
+    scale = float(np.nanmedian(scales)) if scales else float("nan")
     print(
         f"| **median of {len(rows)} clips** | | "
         + " | ".join(f"{med[0][i]:.2f} / {med[1][i]:.2f}" for i in range(3))
-        + " |"
+        + f" | {scale:.2f} |"
     )
     return 0
 

@@ -84,6 +84,15 @@ _LOWER_LIP_WEIGHTS = {
     11: 0.3,
 }
 _INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+#: How much of the driver's inner-lip gap, beyond the photo's own, the source's mouth takes: the target gap
+#: is ``own + gain * (driver - own)``. MediaPipe's refined mesh reads openings wider than dlib's 68 points
+#: (the human-annotated iBUG convention) do, by a factor k of 1.07-1.38 on six shared expression clips
+#: (benchmarks.detector_dlib's "mouth scale" column is 1/k). The warp draws the source's lips where the
+#: landmarks put them, so an unscaled transfer opened the output k times wider than the driver's mouth
+#: is, and the widest drawn cavities no longer read as a mouth at all (Twitch5 -> cage.jpg: dlib's mouth
+#: r -0.12 -> 0.96 at 0.75). With gain = 1/k the drawn opening is the driver's true one for any photo:
+#: own/k + (driver - own)/k; and a photo driving itself keeps its own mouth.
+MOUTH_GAP_GAIN = 0.75
 
 
 def mouth_gap(points: np.ndarray) -> float:
@@ -117,12 +126,14 @@ class AnalyticRetargeter:
         mode: MotionMode = "relative",
         crop_size: int = 256,
         absolute_mouth: bool = True,
+        mouth_gain: float = MOUTH_GAP_GAIN,
         turn_limit: TurnLimit | None = DEFAULT_TURN_LIMIT,
         zoom_limit: ZoomLimit | None = DEFAULT_ZOOM_LIMIT,
     ):
         self.mode = mode
         self.crop_size = crop_size
         self.absolute_mouth = absolute_mouth
+        self.mouth_gain = mouth_gain  #: share of the driver's gap beyond the photo's own (``MOUTH_GAP_GAIN``)
         self.turn_limit = turn_limit  #: soft limit on the out-of-plane turn from the source's pose (None: off)
         self.zoom_limit = zoom_limit  #: soft limits on the source face's scale and shift (None: off)
 
@@ -138,7 +149,8 @@ class AnalyticRetargeter:
         unposed = drv.unapply(cur)
         shaped = src + to_src.scale * (unposed - ref) @ to_src.rotation.T
         if self.absolute_mouth:
-            shaped = _set_mouth_gap(shaped, mouth_gap(cur))
+            own = mouth_gap(src)
+            shaped = _set_mouth_gap(shaped, own + self.mouth_gain * (mouth_gap(cur) - own))
         shaped = _uncross(shaped)
         scale, shift = drv.scale, to_src.scale * to_src.rotation @ drv.shift
         if self.zoom_limit is not None:

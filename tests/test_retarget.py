@@ -4,7 +4,7 @@ import pytest
 from streamer.geometry import rotation_matrix
 from streamer.landmarks import FaceLandmarks
 from streamer.pose import expression_vector, head_axes, head_pose
-from streamer.retarget import _LOWER_LIP_WEIGHTS, AnalyticRetargeter, mouth_gap
+from streamer.retarget import _LOWER_LIP_WEIGHTS, MOUTH_GAP_GAIN, AnalyticRetargeter, mouth_gap
 
 
 def move(face: FaceLandmarks, yaw=0.0, pitch=0.0, roll=0.0, scale=1.0, shift=(0, 0), mouth=0.0) -> FaceLandmarks:
@@ -32,11 +32,19 @@ class TestRelative:
         still = np.setdiff1d(np.arange(68), list(_LOWER_LIP_WEIGHTS))
         np.testing.assert_allclose(out.points[still], astronaut_face.points[still], atol=1e-3)
 
-    def test_mouth_gap_is_the_drivers(self, astronaut_face, driver):
+    @pytest.mark.parametrize("gain", [1.0, MOUTH_GAP_GAIN])
+    def test_mouth_gap_is_the_photos_plus_the_gain_times_the_drivers_beyond_it(self, astronaut_face, driver, gain):
         for mouth in (0.0, 20.0, 45.0):
             cur = move(driver, yaw=15, mouth=mouth)
-            out = AnalyticRetargeter("relative").retarget(astronaut_face, driver, cur)
-            assert mouth_gap(out.points) == pytest.approx(max(mouth_gap(cur.points), 0), abs=0.01)
+            out = AnalyticRetargeter("relative", mouth_gain=gain).retarget(astronaut_face, driver, cur)
+            own = mouth_gap(astronaut_face.points)
+            want = own + gain * (max(mouth_gap(cur.points), 0) - own)
+            assert mouth_gap(out.points) == pytest.approx(max(want, 0), abs=0.01)
+
+    def test_a_photo_driving_itself_keeps_its_mouth(self, astronaut_face):
+        opened = move(astronaut_face, mouth=25)
+        out = AnalyticRetargeter("relative").retarget(opened, opened, opened)
+        assert mouth_gap(out.points) == pytest.approx(mouth_gap(opened.points), abs=1e-6)
 
     def test_head_turn_transfers(self, astronaut_face, driver):
         turned = move(driver, yaw=25, pitch=-10, roll=6)

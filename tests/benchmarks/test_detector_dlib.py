@@ -20,3 +20,15 @@ def test_missing_data_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert ("MANIFEST.csv" in err) if judge_status()[0] else ("dlib" in err)
+
+
+def test_axis_slope_is_the_scale_between_two_noisy_readings():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0, 0.4, 400)
+    mp = 1.3 * truth + rng.normal(0, 0.03, 400)
+    dl = truth + rng.normal(0, 0.03 / 1.3, 400)
+    slope = D.axis_slope(mp, dl)
+    assert abs(slope - 1 / 1.3) < 0.04  # least squares would shrink it towards 0
+    assert np.polyfit(mp, dl, 1)[0] < slope
+    assert D.axis_slope(mp, -dl) < 0
+    assert np.isnan(D.axis_slope(np.ones(5), np.arange(5.0)))
