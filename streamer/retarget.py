@@ -65,6 +65,33 @@ def _uncross(points: np.ndarray) -> np.ndarray:
     return pts
 
 
+#: (nose-base point, outer upper-lip point below it) along the philtrum, and the upper lip's points that
+#: move together when it must come down.
+_PHILTRUM = ((31, 49), (32, 50), (33, 51), (34, 52), (35, 53))
+_UPPER_LIP = np.array([49, 50, 51, 52, 53, 61, 62, 63])
+_LIP_CORNERS = np.array([48, 54, 60, 64])
+#: The upper lip keeps at least this share of the photo's own nose-to-lip gap. A driver raising its upper
+#: lip by more than the photo's philtrum is tall (W009 -> image02202.jpg: a child's 12 px philtrum) put the
+#: lip above the nose base: the warp's triangles folded and the lip was drawn over the nose.
+MIN_PHILTRUM_SHARE = 0.4
+
+
+def _keep_philtrum(points: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Move the upper lip down (corners half as far) until every philtrum gap, along the head's down axis,
+    is at least ``MIN_PHILTRUM_SHARE`` of the source's. Both point sets unposed, in the source's frame."""
+    down = head_axes(source)[:, 1]
+    deficit = max(
+        MIN_PHILTRUM_SHARE * float((source[lip] - source[nose]) @ down) - float((points[lip] - points[nose]) @ down)
+        for nose, lip in _PHILTRUM
+    )
+    if deficit <= 0:
+        return points
+    pts = points.copy()
+    pts[_UPPER_LIP] += deficit * down
+    pts[_LIP_CORNERS] += 0.5 * deficit * down
+    return pts
+
+
 #: Points that move with the lower lip when the mouth opens, and how much (jaw follows partly).
 _LOWER_LIP_WEIGHTS = {
     65: 1.0,
@@ -147,7 +174,7 @@ class AnalyticRetargeter:
         drv = rigid_motion(ref, cur)  # the driver's head motion since its reference frame
         to_src = rigid_motion(ref, src)  # driver reference frame -> source frame
         unposed = drv.unapply(cur)
-        shaped = src + to_src.scale * (unposed - ref) @ to_src.rotation.T
+        shaped = _keep_philtrum(src + to_src.scale * (unposed - ref) @ to_src.rotation.T, src)
         if self.absolute_mouth:
             own = mouth_gap(src)
             shaped = _set_mouth_gap(shaped, own + self.mouth_gain * (mouth_gap(cur) - own))

@@ -4,7 +4,14 @@ import pytest
 from streamer.geometry import rotation_matrix
 from streamer.landmarks import FaceLandmarks
 from streamer.pose import expression_vector, head_axes, head_pose
-from streamer.retarget import _LOWER_LIP_WEIGHTS, MOUTH_GAP_GAIN, AnalyticRetargeter, mouth_gap
+from streamer.retarget import (
+    _LOWER_LIP_WEIGHTS,
+    _PHILTRUM,
+    MIN_PHILTRUM_SHARE,
+    MOUTH_GAP_GAIN,
+    AnalyticRetargeter,
+    mouth_gap,
+)
 
 
 def move(face: FaceLandmarks, yaw=0.0, pitch=0.0, roll=0.0, scale=1.0, shift=(0, 0), mouth=0.0) -> FaceLandmarks:
@@ -85,3 +92,28 @@ class TestAbsolute:
         ratio = lambda p: np.linalg.norm(p[16, :2] - p[0, :2]) / np.linalg.norm(p[27, :2] - p[8, :2])  # noqa: E731
         assert ratio(out.points) == pytest.approx(ratio(driver.points), rel=0.01)
         assert ratio(out.points) < 0.85 * ratio(astronaut_face.points)
+
+
+class TestPhiltrum:
+    def raised(self, face: FaceLandmarks, lift: float) -> FaceLandmarks:
+        p = face.points.astype(np.float64).copy()
+        p[[49, 50, 51, 52, 53, 61, 62, 63]] -= (0, lift, 0)
+        return face.with_points(p)
+
+    def gaps(self, points: np.ndarray) -> np.ndarray:
+        down = head_axes(points)[:, 1]
+        return np.array([(points[lip] - points[nose]) @ down for nose, lip in _PHILTRUM])
+
+    def test_a_raised_upper_lip_never_reaches_the_nose(self, astronaut_face):
+        own = self.gaps(astronaut_face.points)
+        for lift in (0.5, 1.0, 1.5):  # in shares of the photo's philtrum: up to past the nose base
+            driver = self.raised(astronaut_face, lift * own.mean())
+            out = AnalyticRetargeter("relative").retarget(astronaut_face, astronaut_face, driver)
+            assert (self.gaps(out.points) >= MIN_PHILTRUM_SHARE * own - 0.05).all()
+            assert mouth_gap(out.points) >= -1e-6  # the inner lips did not cross either
+
+    def test_a_small_raise_passes_unchanged(self, astronaut_face):
+        own = self.gaps(astronaut_face.points)
+        driver = self.raised(astronaut_face, 0.3 * own.mean())
+        out = AnalyticRetargeter("relative", absolute_mouth=False).retarget(astronaut_face, astronaut_face, driver)
+        np.testing.assert_allclose(out.points, driver.points, atol=1e-6)
