@@ -19,7 +19,16 @@ from streamer.alignment import crop_transform
 from streamer.geometry import umeyama
 from streamer.landmarks import FaceLandmarks
 from streamer.pose import face_width, head_axes, visibility_from_landmarks
-from streamer.turn_limit import DEFAULT_TURN_LIMIT, DEFAULT_ZOOM_LIMIT, TurnLimit, ZoomLimit, limit_turn
+from streamer.turn_limit import (
+    DEFAULT_EXPRESSION_FADE,
+    DEFAULT_TURN_LIMIT,
+    DEFAULT_ZOOM_LIMIT,
+    ExpressionFade,
+    TurnLimit,
+    ZoomLimit,
+    limit_turn,
+    turn_angle,
+)
 
 MotionMode = Literal["relative", "absolute"]
 
@@ -156,6 +165,7 @@ class AnalyticRetargeter:
         mouth_gain: float = MOUTH_GAP_GAIN,
         turn_limit: TurnLimit | None = DEFAULT_TURN_LIMIT,
         zoom_limit: ZoomLimit | None = DEFAULT_ZOOM_LIMIT,
+        expression_fade: ExpressionFade | None = DEFAULT_EXPRESSION_FADE,
     ):
         self.mode = mode
         self.crop_size = crop_size
@@ -163,6 +173,7 @@ class AnalyticRetargeter:
         self.mouth_gain = mouth_gain  #: share of the driver's gap beyond the photo's own (``MOUTH_GAP_GAIN``)
         self.turn_limit = turn_limit  #: soft limit on the out-of-plane turn from the source's pose (None: off)
         self.zoom_limit = zoom_limit  #: soft limits on the source face's scale and shift (None: off)
+        self.expression_fade = expression_fade  #: less expression as the driver turns (None: all of it)
 
     def retarget(self, source: FaceLandmarks, driver_ref: FaceLandmarks, driver: FaceLandmarks) -> FaceLandmarks:
         """Target landmarks in the source's coordinates for this driver frame."""
@@ -174,7 +185,8 @@ class AnalyticRetargeter:
         drv = rigid_motion(ref, cur)  # the driver's head motion since its reference frame
         to_src = rigid_motion(ref, src)  # driver reference frame -> source frame
         unposed = drv.unapply(cur)
-        shaped = _keep_philtrum(src + to_src.scale * (unposed - ref) @ to_src.rotation.T, src)
+        fade = 1.0 if self.expression_fade is None else self.expression_fade.weight(turn_angle(drv.rotation))
+        shaped = _keep_philtrum(src + fade * to_src.scale * (unposed - ref) @ to_src.rotation.T, src)
         if self.absolute_mouth:
             own = mouth_gap(src)
             shaped = _set_mouth_gap(shaped, own + self.mouth_gain * (mouth_gap(cur) - own))

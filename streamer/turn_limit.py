@@ -103,6 +103,32 @@ class ZoomLimit:
 DEFAULT_ZOOM_LIMIT = ZoomLimit()
 
 
+@dataclass(frozen=True)
+class ExpressionFade:
+    """How much of the driver's expression (its face shape against its reference frame) passes on as the
+    driver turns away from that reference: all of it up to ``knee_deg`` of out-of-plane turn, then
+    smoothly less, down to ``floor`` from ``end_deg`` on.
+
+    MediaPipe's landmarks of a face turned 30-45 degrees are not its frontal shape turned: the midface
+    (eyes to mouth) comes out squashed. Passed on as expression, that squash made the photo's face read
+    as pitched down under a bald dome, and as another person (#14: driving.mp4 -> cage.jpg,
+    benchmarks/LARGE_POSE.md). The mouth opening is set apart (``AnalyticRetargeter.absolute_mouth``),
+    so speech still shows on a turned head; blinks and brows on a head turned past ``end_deg`` do not.
+    """
+
+    knee_deg: float = 15.0  #: turns up to this angle pass the whole expression
+    end_deg: float = 35.0  #: from this turn on, only ``floor`` of it
+    floor: float = 0.0  #: the share of the expression left at large turns
+
+    def weight(self, turn_deg: float) -> float:
+        """The share of the expression passed on at an out-of-plane turn of ``turn_deg`` degrees."""
+        t = min(max((abs(turn_deg) - self.knee_deg) / max(self.end_deg - self.knee_deg, 1e-9), 0.0), 1.0)
+        return 1.0 - (1.0 - self.floor) * t * t * (3.0 - 2.0 * t)  # smoothstep: no kink at either end
+
+
+DEFAULT_EXPRESSION_FADE = ExpressionFade()
+
+
 def swing_twist(rotation: np.ndarray, axis: np.ndarray = VIEW_AXIS) -> tuple[Rotation, Rotation]:
     """Split a 3x3 rotation into ``swing * twist`` (twist about ``axis``, swing about an axis normal to it)."""
     x, y, z, w = Rotation.from_matrix(rotation).as_quat()  # scipy: scalar last
