@@ -122,8 +122,9 @@ _LOWER_LIP_WEIGHTS = {
 _INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 #: How much of the driver's inner-lip gap, beyond the photo's own, the source's mouth takes: the target gap
 #: is ``own + gain * (driver - own)``. MediaPipe's refined mesh reads openings wider than dlib's 68 points
-#: (the human-annotated iBUG convention) do, by a factor k of 1.07-1.38 on six shared expression clips
-#: (benchmarks.detector_dlib's "mouth scale" column is 1/k). The warp draws the source's lips where the
+#: (the human-annotated iBUG convention) do: ``python -m benchmarks.detector_dlib``'s "mouth scale" (1/k,
+#: dlib's units per MediaPipe's) is 0.74 at the median of the 19 expression clips (0.44-1.08, 2026-12-07,
+#: benchmarks/EXPRESSION.md). The warp draws the source's lips where the
 #: landmarks put them, so an unscaled transfer opened the output k times wider than the driver's mouth
 #: is, and the widest drawn cavities no longer read as a mouth at all (Twitch5 -> cage.jpg: dlib's mouth
 #: r -0.12 -> 0.96 at 0.75). With gain = 1/k the drawn opening is the driver's true one for any photo:
