@@ -266,6 +266,30 @@ def parse_modes(prog: str, text: str) -> list[str] | None:
     return modes
 
 
+def add_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a one-pair tool (``pair_frames``, ``mouth_chain``): the pair, its modes, data, length."""
+    parser.add_argument("--driver", required=True, help="driver clip, relative to the data folder")
+    parser.add_argument("--source", required=True, help="source photo, relative to the data folder")
+    parser.add_argument("--modes", default="default", help=f"comma-separated, of: {', '.join(MODES)}, or field=value")
+    parser.add_argument("--data", type=Path, default=None, help="the shared data folder (default ../shared/data)")
+    parser.add_argument("--max-seconds", type=float, default=10.0)
+
+
+def open_pair(prog: str, args: argparse.Namespace) -> tuple[Path, list[str], DlibJudge] | None:
+    """A one-pair tool's data folder, modes and judge; None after a one-line error naming ``prog``."""
+    data = args.data or shared_data_dir()
+    if data is None:
+        print(f"{prog}: no shared data folder (pass --data)", file=sys.stderr)
+        return None
+    for what, rel in (("driver", args.driver), ("source", args.source)):
+        if not (data / rel).is_file():
+            print(f"{prog}: no {what} {data / rel}", file=sys.stderr)
+            return None
+    modes = parse_modes(prog, args.modes)
+    judge = open_judge(prog) if modes is not None else None
+    return None if modes is None or judge is None else (data, modes, judge)
+
+
 def mode_options(mode: str) -> dict[str, object]:
     """``ConvertOptions`` fields of a mode: a name in ``MODES``, or ``field=value[+field=value...]``.
 

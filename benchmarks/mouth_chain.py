@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.cross_dlib import MODES, convert_mode, parse_modes
+from benchmarks.cross_dlib import add_pair_arguments, convert_mode, open_pair
 from benchmarks.detector_dlib import axis_slope
-from benchmarks.dlib_judge import DlibJudge, open_judge
+from benchmarks.dlib_judge import DlibJudge
 from benchmarks.dlib_landmarks import pearson, read_frames
-from benchmarks.inputs import shared_data_dir
 from benchmarks.machine import describe_machine
 from benchmarks.reenact_quality import machine_line
 from streamer.pipeline import ReenactmentPipeline
@@ -90,24 +89,12 @@ def markdown_row(label: str, row: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mouth_chain", description=__doc__.splitlines()[0])
-    parser.add_argument("--driver", required=True, help="driver clip, relative to the data folder")
-    parser.add_argument("--source", required=True, help="source photo, relative to the data folder")
-    parser.add_argument("--modes", default="default", help=f"comma-separated, of: {', '.join(MODES)}, or field=value")
-    parser.add_argument("--data", type=Path, default=None, help="the shared data folder (default ../shared/data)")
-    parser.add_argument("--max-seconds", type=float, default=10.0)
+    add_pair_arguments(parser)
     args = parser.parse_args(argv)
-    data = args.data or shared_data_dir()
-    if data is None:
-        print("mouth_chain: no shared data folder (pass --data)", file=sys.stderr)
+    opened = open_pair("mouth_chain", args)
+    if opened is None:
         return 2
-    for what, rel in (("driver", args.driver), ("source", args.source)):
-        if not (data / rel).is_file():
-            print(f"mouth_chain: no {what} {data / rel}", file=sys.stderr)
-            return 2
-    modes = parse_modes("mouth_chain", args.modes)
-    judge = open_judge("mouth_chain") if modes is not None else None
-    if judge is None:
-        return 2
+    data, modes, judge = opened
     print("Command: python -m benchmarks.mouth_chain " + " ".join(argv if argv is not None else sys.argv[1:]))
     print(f"Machine: {machine_line(describe_machine())}\n")
     print("| pair, mode | " + " | ".join(f"r({a},{b}) (scale {b}/{a})" for a, b in LINKS) + " |")

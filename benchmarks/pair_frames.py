@@ -23,10 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.cross_dlib import MODES, Pair, convert_mode, parse_modes, source_identity
-from benchmarks.dlib_judge import DlibJudge, open_judge
+from benchmarks.cross_dlib import Pair, add_pair_arguments, convert_mode, open_pair, source_identity
+from benchmarks.dlib_judge import DlibJudge
 from benchmarks.dlib_landmarks import read_frames
-from benchmarks.inputs import shared_data_dir
 from benchmarks.machine import describe_machine
 from benchmarks.reenact_quality import machine_line
 
@@ -80,23 +79,14 @@ def summary(mode: str, rows: list[dict], top: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pair_frames", description=__doc__.splitlines()[0])
-    parser.add_argument("--driver", required=True, help="driver clip, relative to the data folder")
-    parser.add_argument("--source", required=True, help="source photo, relative to the data folder")
-    parser.add_argument("--modes", default="default", help=f"comma-separated, of: {', '.join(MODES)}, or field=value")
-    parser.add_argument("--data", type=Path, default=None, help="the shared data folder (default ../shared/data)")
-    parser.add_argument("--max-seconds", type=float, default=10.0)
+    add_pair_arguments(parser)
     parser.add_argument("--top", type=int, default=12, help="worst frames listed per mode (default 12)")
     parser.add_argument("--frames-dir", type=Path, default=None, help="write driver | output JPEGs here (runs/...)")
     args = parser.parse_args(argv)
-    data = args.data or shared_data_dir()
-    for what, rel in (("driver", args.driver), ("source", args.source)):
-        if not (data / rel).is_file():
-            print(f"pair_frames: no {what} {data / rel}", file=sys.stderr)
-            return 2
-    modes = parse_modes("pair_frames", args.modes)
-    judge = open_judge("pair_frames") if modes is not None else None
-    if judge is None:
+    opened = open_pair("pair_frames", args)
+    if opened is None:
         return 2
+    data, modes, judge = opened
     identity = source_identity(judge, data, Pair(args.source, args.driver, ""))
     print("Command: python -m benchmarks.pair_frames " + " ".join(argv if argv is not None else sys.argv[1:]))
     print(f"Machine: {machine_line(describe_machine())}")
