@@ -26,8 +26,7 @@ import numpy as np
 
 from benchmarks.cross_dlib import add_pair_arguments, convert_mode, open_pair
 from benchmarks.detector_dlib import axis_slope
-from benchmarks.dlib_judge import DlibJudge
-from benchmarks.dlib_landmarks import pearson, read_frames
+from benchmarks.dlib_landmarks import measure_frames, pearson, read_frames
 from benchmarks.machine import describe_machine
 from benchmarks.reenact_quality import machine_line
 from streamer.pipeline import ReenactmentPipeline
@@ -65,11 +64,6 @@ def spy_retarget() -> Iterator[list[tuple[float, float]]]:
         ReenactmentPipeline.draw = draw  # type: ignore[method-assign]
 
 
-def dlib_mouth(judge: DlibJudge, frames) -> np.ndarray:
-    """dlib's mouth opening per frame (NaN without a face)."""
-    return np.array([np.nan if (p := judge.points(f)) is None else mouth_opening(p) for f in frames])
-
-
 def chain_row(series: dict[str, np.ndarray]) -> dict[str, float]:
     """r and scale of each link of ``LINKS`` over the frames all four series have."""
     n = min(len(s) for s in series.values())
@@ -104,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             summary, _ = convert_mode(
                 data / args.source, data / args.driver, Path(tmp) / "o.mp4", mode, args.max_seconds
             )
-            output = dlib_mouth(judge, read_frames(summary.out, summary.frames))
-        driver = dlib_mouth(judge, read_frames(data / args.driver, len(output)))
+            output = measure_frames(judge, read_frames(summary.out, summary.frames)).mouth
+        driver = measure_frames(judge, read_frames(data / args.driver, len(output))).mouth
         tracked = np.array([c[0] for c in drawn])
         target = np.array([c[1] for c in drawn])
         row = chain_row({"D": driver, "T": tracked, "G": target, "O": output})

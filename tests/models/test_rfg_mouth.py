@@ -70,23 +70,31 @@ def test_guard_puts_the_base_inside_the_mouth_and_nothing_else():
     assert float(guarded_mask[0, 0][inside].min()) > 0.999
 
 
-def test_reenactor_keeps_the_geometric_mouth_interior(astronaut, astronaut_face):
+def _three_steps(astronaut, face, driver, **other_options):
+    """One driver frame through the geometric reenactor, the guarded RFG and an RFG built with
+    ``other_options`` (decoder-owned networks): their float32 crops, the guarded reenactor, the crop affine
+    and the photo's crop landmarks."""
     from streamer.alignment import crop_image, crop_transform
     from streamer.reenactors.geometric import GeometricReenactor
 
-    affine = crop_transform(astronaut_face, 256)
-    crop, lm = crop_image(astronaut, affine, 256), astronaut_face.transformed(affine)
+    affine = crop_transform(face, 256)
+    crop, lm = crop_image(astronaut, affine, 256), face.transformed(affine)
     nets = _decoder_owns_everything()
-    geo = GeometricReenactor()
     guarded = RFGReenactor(networks=nets, backend="onnxruntime", integrator="global")
-    unguarded = RFGReenactor(networks=nets, backend="onnxruntime", integrator="global", mouth_guard=False)
+    other = RFGReenactor(networks=nets, backend="onnxruntime", integrator="global", **other_options)
+
+    def step(reenactor) -> np.ndarray:
+        return reenactor.step(reenactor.prepare(crop, lm), driver, face).astype(np.float32)
+
+    return step(GeometricReenactor()), step(guarded), step(other), guarded, affine, lm
+
+
+def test_reenactor_keeps_the_geometric_mouth_interior(astronaut, astronaut_face):
     pts = astronaut_face.points.copy()
     pts[[65, 66, 67, 56, 57, 58], 1] += 14.0  # the lower lip (and jaw) down: a wide-open mouth
     pts[5:12, 1] += 10.0
     driver = astronaut_face.with_points(pts)
-    want = geo.step(geo.prepare(crop, lm), driver, astronaut_face).astype(np.float32)
-    got = guarded.step(guarded.prepare(crop, lm), driver, astronaut_face).astype(np.float32)
-    off = unguarded.step(unguarded.prepare(crop, lm), driver, astronaut_face).astype(np.float32)
+    want, got, off, guarded, affine, lm = _three_steps(astronaut, astronaut_face, driver, mouth_guard=False)
     target = guarded.retargeter.retarget(lm, astronaut_face.transformed(affine), driver.transformed(affine))
     inside = mouth_input(target.points, 256)[0] > 0.999
     assert inside.sum() > 100  # the opening is there
@@ -116,19 +124,9 @@ def test_guard_input_adds_the_eye_openings():
 
 
 def test_reenactor_keeps_the_geometric_eyes(astronaut, astronaut_face):
-    from streamer.alignment import crop_image, crop_transform
     from streamer.models.rfg_mouth import guard_input
-    from streamer.reenactors.geometric import GeometricReenactor
 
-    affine = crop_transform(astronaut_face, 256)
-    crop, lm = crop_image(astronaut, affine, 256), astronaut_face.transformed(affine)
-    nets = _decoder_owns_everything()
-    geo = GeometricReenactor()
-    guarded = RFGReenactor(networks=nets, backend="onnxruntime", integrator="global")
-    mouth_only = RFGReenactor(networks=nets, backend="onnxruntime", integrator="global", eye_guard=False)
-    want = geo.step(geo.prepare(crop, lm), astronaut_face, astronaut_face).astype(np.float32)
-    got = guarded.step(guarded.prepare(crop, lm), astronaut_face, astronaut_face).astype(np.float32)
-    off = mouth_only.step(mouth_only.prepare(crop, lm), astronaut_face, astronaut_face).astype(np.float32)
+    want, got, off, _, _, lm = _three_steps(astronaut, astronaut_face, astronaut_face, eye_guard=False)
     inside = guard_input(lm.points, 256)[0] > 0.999
     assert inside.sum() > 50  # the eye openings
     assert np.abs(got[inside] - want[inside]).max() <= 1.0  # rounding only
