@@ -53,6 +53,8 @@ class DataConfig:
 
     val_fraction: float = 0.25  #: share of identities held out
     split_seed: int = 0  #: seed of the identity split (kept apart from the run seed)
+    #: identities held out on top of the random share (e.g. large-pose clips kept for evaluation)
+    extra_val_identities: tuple[str, ...] = ()
     self_fraction: float = 0.5  #: share of self-reenactment pairs in a batch (the rest cross-identity)
     yaw_diff_min: float = 0.0  #: yaw difference range (degrees) of self-reenactment pairs
     yaw_diff_max: float = 180.0

@@ -4,6 +4,7 @@ resumed run sees exactly the batches it would have seen, and ranks take slices o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,16 +12,20 @@ import numpy as np
 from training.dataset import LandmarkDataset
 
 
-def split_by_identity(identities: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Deterministic (train, val) identity lists; at least one of each when there are two or more."""
+def split_by_identity(
+    identities: list[str], val_fraction: float, seed: int, extra_val: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Deterministic (train, val) identity lists; at least one of each when there are two or more.
+    ``extra_val`` identities (those present) are held out on top of the random share."""
     ids = sorted(set(identities))
     order = np.random.default_rng([seed, 7919]).permutation(len(ids))
     n_val = int(round(val_fraction * len(ids)))
     if len(ids) >= 2:
         n_val = min(max(n_val, 1), len(ids) - 1)
-    val = sorted(ids[i] for i in order[:n_val])
-    train = sorted(ids[i] for i in order[n_val:])
-    return train, val
+    val_set = {ids[i] for i in order[:n_val]} | (set(extra_val) & set(ids))
+    if len(val_set) == len(ids) and len(ids) >= 2:
+        raise ValueError("extra_val_identities hold out every identity; nothing is left to train on")
+    return sorted(set(ids) - val_set), sorted(val_set)
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ class Decoder(nn.Module):
     def __init__(self, cfg: RFGConfig):
         super().__init__()
         d, u = cfg.dec_channels, cfg.up_channels
-        self.inp = nn.Conv2d(cfg.feat_channels + 1 + 3, d, 3, 1, 1)
+        self.inp = nn.Conv2d(cfg.feat_channels + 1 + 3 + int(cfg.revealed_input), d, 3, 1, 1)
         self.n0, self.c1, self.n1, self.c2, self.n2 = (
             AdaIN(d),
             nn.Conv2d(d, d, 3, 1, 1),
@@ -231,7 +231,7 @@ class RFGGenerator(nn.Module):
         self.cfg = cfg = cfg or RFGConfig()
         self.style = StyleEncoder(cfg)
         self.features = FeatureEncoder(cfg)
-        self.motion = MotionNet(cfg, 1 + 1 + 2 + 3, discrete=False)
+        self.motion = MotionNet(cfg, 1 + 1 + 2 + 3 + int(cfg.revealed_input), discrete=False)
         self.decoder = Decoder(cfg)
         self.adain = nn.Linear(cfg.style_dim, self.decoder.adain_size)
         nn.init.zeros_(self.adain.weight)
@@ -255,12 +255,16 @@ class RFGGenerator(nn.Module):
         lm_src: torch.Tensor,
         lm_tgt: torch.Tensor,
         mouth: torch.Tensor | None = None,
+        revealed: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per frame: (output, residual flow at size/4 in normalised units, blend mask at full size).
 
         ``mouth`` (N, 1, S, S) in [0, 1], the target's open mouth (``streamer.models.rfg_mouth``): the
         blend mask is raised to it, so inside the opening the output is the (refined) base, whose
         interior the geometric reenactor draws from the target's lips, never the decoder's guess.
+        ``revealed`` (N, 1, S, S) in [0, 1], the mesh warp's revealed mask (only with
+        ``cfg.revealed_input``; None there means nothing revealed): the motion net and the decoder see
+        it at size/4, so the blend mask can hand what the photo does not show to the decoder.
         """
         n, g = base.shape[0], self.cfg.grid
         # The analytic flow at g x g in grid units. Pooling first, then scaling (both linear): the scale
@@ -270,7 +274,10 @@ class RFGGenerator(nn.Module):
         ident_g = identity_grid(n, g, base)
         base_g = F.avg_pool2d(base, 4)
         disp0 = flow0 - ident_g.permute(0, 3, 1, 2)
-        m = self.motion(torch.cat([lm_src, lm_tgt, disp0 * 4.0, base_g], 1))
+        extra: list[torch.Tensor] = []
+        if self.cfg.revealed_input:
+            extra = [F.avg_pool2d(revealed, 4) if revealed is not None else torch.zeros_like(lm_tgt)]
+        m = self.motion(torch.cat([lm_src, lm_tgt, disp0 * 4.0, base_g, *extra], 1))
         dflow = m[:, :2] * self.cfg.flow_scale
         occlusion = torch.sigmoid(m[:, 2:3])
         # Features: follow the analytic flow composed with the residual (flow0 sampled at x + dflow).
@@ -280,7 +287,7 @@ class RFGGenerator(nn.Module):
         # Pixels: base is already warped by flow0, so only the residual applies to it.
         dflow_full = F.interpolate(dflow, scale_factor=4.0, mode="bilinear", align_corners=False)
         refined = sample(base, identity_grid(n, self.cfg.size, base) + dflow_full.permute(0, 2, 3, 1))
-        dec = self.decoder(torch.cat([warped, lm_tgt, sample(base_g, moved)], 1), adain)
+        dec = self.decoder(torch.cat([warped, lm_tgt, sample(base_g, moved), *extra], 1), adain)
         mask = torch.sigmoid(dec[:, 3:4])
         if mouth is not None:
             mask = mask + (1.0 - mask) * mouth
@@ -295,10 +302,11 @@ class RFGGenerator(nn.Module):
         lm_src: torch.Tensor,
         lm_tgt: torch.Tensor,
         mouth: torch.Tensor | None = None,
+        revealed: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Training/analysis convenience: per-source and per-frame parts in one call (global integrator)."""
         _, adain = self.encode_style(source)
-        return self.frame(self.encode_features(source), adain, base, pixel_map, lm_src, lm_tgt, mouth)[0]
+        return self.frame(self.encode_features(source), adain, base, pixel_map, lm_src, lm_tgt, mouth, revealed)[0]
 
 
 class LocalIntegrator(nn.Module):
@@ -431,7 +439,8 @@ class RFGSourcePart(nn.Module):
 
 
 class RFGGlobalFrame(nn.Module):
-    """Per frame: the global integrator y_G (with the mouth guard's input)."""
+    """Per frame: the global integrator y_G (with the mouth guard's input, and the mesh warp's revealed
+    mask when the config has ``revealed_input``)."""
 
     def __init__(self, gen: RFGGenerator):
         super().__init__()
@@ -446,8 +455,9 @@ class RFGGlobalFrame(nn.Module):
         lm_src: torch.Tensor,
         lm_tgt: torch.Tensor,
         mouth: torch.Tensor,
+        revealed: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return self.gen.frame(feats, adain, base, pixel_map, lm_src, lm_tgt, mouth)[0]
+        return self.gen.frame(feats, adain, base, pixel_map, lm_src, lm_tgt, mouth, revealed)[0]
 
 
 class RFGCalibrationFrame(nn.Module):

@@ -20,6 +20,10 @@ class RFGConfig:
     local_codes: int = 32  #: codebook size of the local integrator's discrete bottleneck
     calib_channels: int = 16  #: calibration net width
     flow_scale: float = 0.1  #: residual flow output scale (normalised units per unit of activation)
+    #: The per-frame graph takes the mesh warp's ``revealed`` mask (issue 14 item 4: what a turn shows that
+    #: the photo does not), seen by the motion net and the decoder, so the blend can paint there. False:
+    #: the files trained on the planar warp (their graphs have no such input).
+    revealed_input: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> RFGConfig:

@@ -31,3 +31,11 @@ def identity_pixel_map(size: int) -> np.ndarray:
 def landmark_input(points: np.ndarray, crop_size: int) -> np.ndarray:
     """(1, S/4, S/4) float32 landmark map of crop-pixel ``points``."""
     return landmark_map(points, crop_size, crop_size // 4)[None]
+
+
+def revealed_input(revealed: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """(1, S, S) float32 in [0, 1]: what the photo cannot show at the target pose, from a mesh warp's
+    masks (``streamer.mesh_warp.MeshWarp``): drawn from texture the source hides (``revealed``) or not
+    drawn at all (not ``covered``, filled from a neighbour)."""
+    hidden = (np.asarray(revealed) > 0) | (np.asarray(covered) == 0)
+    return np.ascontiguousarray(hidden[None], np.float32)

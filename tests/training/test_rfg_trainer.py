@@ -167,3 +167,72 @@ def test_init_is_refused_by_trainers_without_warm_start(prepared_example, tmp_pa
     raw["loop"].update(steps=1, init=str(tmp_path / "x.safetensors"))
     with pytest.raises(InputError, match="cannot start from a model file"):
         train(config_from_dict(raw), prepared_example, tmp_path / "run", progress=False)
+
+
+def test_mesh_samples_carry_the_revealed_mask(two_identities):
+    """warp="mesh": base is the 3D mesh warp; a turn reveals pixels the photo hides, the identity pose none."""
+    from training.dataset import LandmarkDataset
+    from training.rfg.data import PairRow, SampleBuilder
+
+    ds = LandmarkDataset(two_identities)
+    mesh = SampleBuilder(ds, warp="mesh")
+    planar = SampleBuilder(ds)
+    rng = np.random.default_rng(0)
+    same = mesh.build(PairRow(0, 2, 0, 2, 2), rng, max_blur=0.0)
+    assert same["revealed"].shape == (1, 256, 256) and same["revealed"].dtype == np.float32
+    assert same["revealed"].mean() < 0.01  # the source's own pose reveals nothing
+    assert np.abs(same["base"] - same["source"]).mean() < 0.03
+    assert "revealed" not in planar.build(PairRow(0, 2, 0, 2, 2), rng, max_blur=0.0)
+    yaw = ds.videos[0].pose[:, 0]
+    far = int(np.argmax(np.abs(yaw - yaw[2])))
+    turned = mesh.build(PairRow(0, 2, 0, far, 2), rng, max_blur=0.0)
+    assert set(np.unique(turned["revealed"])) <= {0.0, 1.0}
+    assert not np.array_equal(turned["base"], planar.build(PairRow(0, 2, 0, far, 2), rng, max_blur=0.0)["base"])
+
+
+def test_revealed_model_grows_from_a_planar_file_and_trains(two_identities, tmp_path):
+    """model.revealed_input: warm-started from a planar-warp file, the new input channels start at zero
+    (same output as the file whatever the mask), then a training step moves them."""
+    from streamer.models.rfg import build_networks, save_networks
+    from training.config import config_from_dict, read_config_file
+    from training.dataset import LandmarkDataset
+    from training.distributed import DistInfo
+    from training.loop import train
+    from training.rfg.task import RFGTask
+
+    planar = build_networks()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in planar.gen.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    save_networks(planar, tmp_path / "planar.safetensors")
+    raw = read_config_file("rfg")
+    raw["loop"].update(steps=1, batch_size=2, log_every=1, val_every=100, ckpt_every=100, steps_per_epoch=3)
+    raw["loop"]["init"] = str(tmp_path / "planar.safetensors")
+    raw["model"] = {"revealed_input": True}
+    cfg = config_from_dict(raw)
+    task = RFGTask(cfg, LandmarkDataset(two_identities), DistInfo(0, 1, 0, torch.device("cpu")))
+    assert task.builder.warp == "mesh"
+    task.warm_start(tmp_path / "planar.safetensors")
+    b = task.batch(0, 0)
+    assert b["revealed"].shape == (2, 1, 256, 256)
+    task.gen.eval()
+    planar.gen.eval()
+    args = (b["source"], b["base"], b["pixel_map"], b["lm_src"], b["lm_tgt"], b["mouth"])
+    with torch.no_grad():
+        ones = task.gen(*args, torch.ones_like(b["revealed"]))
+        torch.testing.assert_close(ones, planar.gen(*args))
+    new_in = task.gen.motion.e1[0].weight[:, -1].detach()
+    assert float(new_in.abs().max()) == 0.0
+    done = train(cfg, two_identities, tmp_path / "run", progress=False)
+    assert done.step == 1
+    from streamer.models.rfg import load_networks
+
+    trained = load_networks(tmp_path / "run" / "model.safetensors")
+    assert trained.config.revealed_input
+    assert float(trained.gen.motion.e1[0].weight[:, -1].abs().max()) > 0.0
+    wrong = config_from_dict({**raw, "model": {"revealed_input": True, "feat_channels": 16}})
+    with pytest.raises(ValueError, match="different RFG configuration"):
+        RFGTask(wrong, LandmarkDataset(two_identities), DistInfo(0, 1, 0, torch.device("cpu"))).warm_start(
+            tmp_path / "planar.safetensors"
+        )

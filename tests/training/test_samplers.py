@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from training.dataset import LandmarkDataset
 from training.samplers import (
@@ -82,3 +83,12 @@ def test_fixed_pairs_are_distinct_frames(synthetic_dataset):
     pairs = fixed_self_pairs(ds, [0, 1], per_video=20, seed=0)
     assert len(pairs) == 40 and (pairs.source_frame != pairs.driver_frame).all()
     assert _same(pairs, fixed_self_pairs(ds, [0, 1], per_video=20, seed=0))
+
+
+def test_extra_validation_identities_are_held_out_on_top():
+    ids = [f"id{i}" for i in range(12)]
+    train, val = split_by_identity(ids, 0.25, seed=0)
+    train2, val2 = split_by_identity(ids, 0.25, seed=0, extra_val=[train[0], "absent"])
+    assert set(val2) == set(val) | {train[0]} and train2 == train[1:]
+    with pytest.raises(ValueError, match="every identity"):
+        split_by_identity(["a", "b"], 0.5, 0, extra_val=["a", "b"])

@@ -23,9 +23,9 @@ import numpy as np
 
 from streamer.geometry import invert_affine
 from streamer.landmarks import FaceLandmarks
-from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map
+from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map, revealed_input
 from streamer.models.rfg_mouth import guard_input
-from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
+from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, GeometricSourceState, WarpName
 from streamer.retarget import AnalyticRetargeter
 from training.dataset import LandmarkDataset
 
@@ -61,12 +61,18 @@ class PairRow:
 
 
 class SampleBuilder:
-    """Builds the numpy arrays of RFG samples; caches the geometric source states."""
+    """Builds the numpy arrays of RFG samples; caches the geometric source states.
 
-    def __init__(self, dataset: LandmarkDataset, cache: int = 256):
+    ``warp="mesh"`` draws ``base`` with the pose-adapted 3D warp (``streamer.mesh_warp``, issue 14 item 4)
+    and adds its ``revealed`` mask to every sample (zeros for a source crop with no MediaPipe mesh, which
+    then falls back to the planar warp as the runtime does).
+    """
+
+    def __init__(self, dataset: LandmarkDataset, cache: int = 256, warp: WarpName = "planar"):
         self.dataset = dataset
         self.size = dataset.size
-        self.geometric = GeometricReenactor()
+        self.warp = warp
+        self.geometric = GeometricReenactor(GeometricConfig(crop_size=dataset.size, warp=warp))
         self.retargeter = AnalyticRetargeter("relative", self.size)
         self._states: OrderedDict[tuple[int, int], GeometricSourceState] = OrderedDict()
         self._cache = cache
@@ -110,7 +116,13 @@ class SampleBuilder:
             ref = self._landmarks(dv, row.reference_frame, crop=False)
             target = self.retargeter.retarget(state.landmarks, ref, self._landmarks(dv, df, crop=False))
             prev = self.retargeter.retarget(state.landmarks, ref, self._landmarks(dv, prev_f, crop=False))
-        base, map_x, map_y = self.geometric.render_maps(state, target)
+        revealed = np.zeros((1, self.size, self.size), np.float32)
+        if state.mesh is not None:
+            base, mesh_warp = self.geometric.render_mesh(state, target)
+            map_x, map_y = mesh_warp.map_x, mesh_warp.map_y
+            revealed = revealed_input(mesh_warp.revealed, mesh_warp.covered)
+        else:
+            base, map_x, map_y = self.geometric.render_maps(state, target)
         if row.same_video:
             gt, valid = self._in_source_crop(dv, df, src_affine)
             prev_img, _ = self._in_source_crop(dv, prev_f, src_affine)
@@ -120,7 +132,7 @@ class SampleBuilder:
         sigma = float(rng.uniform(0.0, max_blur))
         if sigma > 0.3:
             prev_img = cv2.GaussianBlur(prev_img, (0, 0), sigma)
-        return {
+        sample = {
             "source": image_to_input(state.crop),
             "base": image_to_input(base),
             "pixel_map": pixel_map(map_x, map_y),
@@ -134,6 +146,9 @@ class SampleBuilder:
             "prev": image_to_input(prev_img),
             "is_self": np.float32(row.same_video),
         }
+        if self.warp == "mesh":
+            sample["revealed"] = revealed
+        return sample
 
     def batch(self, rows: list[PairRow], rng: np.random.Generator, max_blur: float = 10.0) -> dict[str, np.ndarray]:
         """Stacked samples."""

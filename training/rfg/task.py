@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -50,6 +51,23 @@ def earlier(rows: list[PairRow], back: int) -> list[PairRow]:
     ]
 
 
+def grown_state(theirs: dict[str, torch.Tensor], mine: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``theirs`` fitted to ``mine``'s shapes where a layer gained input channels (a planar-warp file
+    loaded into a ``revealed_input`` model): the new channels' weights are zero, so the grown network
+    computes what the file's did until training moves them."""
+    out = {}
+    for key, value in theirs.items():
+        target = mine[key]
+        if value.shape != target.shape:
+            if value.dim() < 2 or value.shape[0] != target.shape[0] or value.shape[2:] != target.shape[2:]:
+                raise ValueError(f"cannot grow {key} from {tuple(value.shape)} to {tuple(target.shape)}")
+            grown = torch.zeros_like(target)
+            grown[:, : value.shape[1]] = value
+            value = grown
+        out[key] = value
+    return out
+
+
 class RFGTask:
     """Builds the RFG networks and trains them on a prepared dataset (see ``training.loop.Task``)."""
 
@@ -61,13 +79,15 @@ class RFGTask:
         if dataset.size != self.cfg.size:
             raise ValueError(f"dataset crops are {dataset.size}px but the model is {self.cfg.size}px")
         self.train_ids, self.val_ids = split_by_identity(
-            dataset.identities, config.data.val_fraction, config.data.split_seed
+            dataset.identities, config.data.val_fraction, config.data.split_seed, config.data.extra_val_identities
         )
         self.train_videos = dataset.videos_of(self.train_ids)
         self.val_videos = dataset.videos_of(self.val_ids) or self.train_videos
         self.drawer = PairDrawer(dataset, self.train_videos)
-        self.builder = SampleBuilder(dataset)
-        self.val_builder = SampleBuilder(dataset, cache=16)
+        # A model that sees the revealed mask is trained on the mesh warp it comes from (issue 14 item 4).
+        warp = "mesh" if self.cfg.revealed_input else "planar"
+        self.builder = SampleBuilder(dataset, cache=4096 if warp == "mesh" else 256, warp=warp)
+        self.val_builder = SampleBuilder(dataset, cache=16, warp=warp)
         self.val_rows = self._val_rows(per_video=8)
         dev = info.device
         self.gen = RFGGenerator(self.cfg).to(dev)
@@ -145,10 +165,11 @@ class RFGTask:
             load_weights(path / "weights.safetensors", self.modules())
             return
         nets = load_networks(path)
-        if nets.config != self.cfg:
+        grows = nets.config == replace(self.cfg, revealed_input=False) and self.cfg.revealed_input
+        if nets.config != self.cfg and not grows:
             raise ValueError(f"{path} holds a different RFG configuration than this run's model settings")
         for mine, theirs in ((self.gen, nets.gen), (self.local, nets.local), (self.calib, nets.calib)):
-            mine.load_state_dict(theirs.state_dict())
+            mine.load_state_dict(grown_state(theirs.state_dict(), mine.state_dict()) if grows else theirs.state_dict())
 
     @torch.no_grad()
     def rolled_out(self, steps: list[dict[str, torch.Tensor]]) -> torch.Tensor:
@@ -178,7 +199,9 @@ class RFGTask:
         """G, L and C on a batch; ``prev`` replaces the batch's blurred previous frame as L's input."""
         style, adain = self.gen.encode_style(b["source"])
         feats = self.gen.encode_features(b["source"])
-        y_g = self.gen.frame(feats, adain, b["base"], b["pixel_map"], b["lm_src"], b["lm_tgt"], b.get("mouth"))[0]
+        y_g = self.gen.frame(
+            feats, adain, b["base"], b["pixel_map"], b["lm_src"], b["lm_tgt"], b.get("mouth"), b.get("revealed")
+        )[0]
         y_prev = b["prev"] if prev is None else prev
         y_l = self.local(y_prev, b["lm_prev"], b["lm_tgt"])
         y_c, mask_c = self.calib(y_g, y_l, self.calib.style_params(style))
