@@ -126,6 +126,14 @@ def suite_pairs(data: Path, suite: str) -> list[Pair]:
     return pairs
 
 
+def select_groups(pairs: list[Pair], groups: str | None) -> list[Pair]:
+    """The pairs whose driver belongs to one of the comma-separated ``groups`` (all pairs for None)."""
+    if groups is None:
+        return pairs
+    keep = {g.strip() for g in groups.split(",") if g.strip()}
+    return [p for p in pairs if p.group in keep]
+
+
 def pearson(a: np.ndarray, b: np.ndarray, min_spread: float) -> float:
     """Pearson r of two series (NaN with fewer than 3 points or when ``b`` spreads less than ``min_spread``)."""
     if len(a) < 3 or np.std(b) < min_spread or np.std(a) < 1e-9:
@@ -581,6 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="the shared data folder (default ../shared/data)")
     parser.add_argument("--max-seconds", type=float, default=10.0, help="driver seconds per pair (default 10)")
     parser.add_argument("--max-pairs", type=int, default=None)
+    parser.add_argument(
+        "--groups",
+        default=None,
+        help="comma-separated MANIFEST groups: only the suite's clips of these identities (e.g. the ones a "
+        "trained generator held out)",
+    )
     parser.add_argument("--label", default="this checkout", help="what is measured (e.g. a commit), for the report")
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--json", type=Path)
@@ -601,7 +615,10 @@ def main(argv: list[str] | None = None) -> int:
     judge = open_judge("cross_dlib") if modes is not None else None
     if judge is None:
         return 2
-    pairs = suite_pairs(data, args.suite)[: args.max_pairs]
+    pairs = select_groups(suite_pairs(data, args.suite), args.groups)[: args.max_pairs]
+    if not pairs:
+        print(f"cross_dlib: no {args.suite} clip of the groups {args.groups}", file=sys.stderr)
+        return 2
     report = {
         "suite": args.suite,
         "label": args.label,

@@ -112,3 +112,12 @@ def test_suites_pair_other_people():
         groups = {r["path"]: r["group"] for r in csv.DictReader(f)}
     assert all(groups[p.source] != p.group for p in large)
     assert len(suite_pairs(manifest.parent, "expression")) >= 5
+
+
+def test_select_groups_keeps_the_named_identities():
+    from benchmarks.cross_dlib import Pair, select_groups
+
+    pairs = [Pair("a.jpg", "x.mp4", "x"), Pair("a.jpg", "y.mp4", "y"), Pair("b.jpg", "z.mp4", "z")]
+    assert select_groups(pairs, None) == pairs
+    assert [p.group for p in select_groups(pairs, "z, x")] == ["x", "z"]
+    assert select_groups(pairs, "nobody") == []
