@@ -57,7 +57,10 @@ def _build(net: ExportableNetwork, cfg: ExportConfig):
 
 
 def export_network(net: ExportableNetwork, cfg: ExportConfig, say: Callable[[str], None] = print) -> ModelEntry:
-    """Export, check, simplify, convert and validate one network; writes ``<name>.<precision>.onnx``."""
+    """Export, check, simplify, convert and validate one network; writes ``<name>.<precision>.onnx``.
+    The entry is first fitted to the weights file (``ExportableNetwork.for_weights``: RFG weights with
+    the revealed mask give ``rfg_global`` one more input)."""
+    net = net.for_weights(cfg.weights)
     module, weights = _build(net, cfg)
     opts = OnnxOptions(cfg.opset, cfg.dynamic_batch and net.dynamic_batch, cfg.simplify, cfg.sampler)
     model = check_onnx(export_onnx(net, module, opts))

@@ -5,13 +5,18 @@ An entry names the network, the path it runs on (``per_source``: once per source
 256x256), whether a dynamic batch axis makes sense, how to build the module (with or without
 weights), and how to make random and real example inputs. A new network (RFG, ...) is one more
 entry in :data:`NETWORKS`; nothing else in ``export`` or ``streamer.backends`` changes.
+
+A weights file can change an entry's inputs: RFG weights whose config has ``revealed_input`` give
+``rfg_global`` an 8th input, ``revealed``. ``get_network(name, weights)`` (and
+``ExportableNetwork.for_weights``) returns the entry that fits the file in a weights folder;
+``rfg_network(name, revealed)`` the entry for networks already loaded.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -48,6 +53,15 @@ class ExportableNetwork:
     #: sampling op: sample coordinates need more than fp16's 11 bits (0.125 px steps past 128 px).
     fp32_inputs: tuple[str, ...] = ()
     doc: str = ""
+    #: weights folder -> the entry whose inputs fit the weights file there (None: the file never changes them)
+    fit: Callable[[Path], ExportableNetwork] | None = None
+    #: "" for the registered entry; else what differs (e.g. "revealed"): caches shared by weights files keep
+    #: a variant's files apart
+    variant: str = ""
+
+    def for_weights(self, weights: Path | None) -> ExportableNetwork:
+        """This entry as the weights file in the folder ``weights`` needs it (itself without a folder)."""
+        return self.fit(Path(weights)) if weights is not None and self.fit is not None else self
 
 
 # ---- inputs ----------------------------------------------------------------------------------------
@@ -247,26 +261,37 @@ register(
 
 
 # ---- RFG (streamer.models.rfg): one entry per deployed graph ------------------------------------------
-def _rfg_networks(weights: Path | None):
-    """The trained RFG from ``weights/rfg.safetensors``; random init (seed 0) when ``weights`` is None."""
+def _rfg_networks(weights: Path | None, revealed: bool = False):
+    """The trained RFG from ``weights/rfg.safetensors``; random init (seed 0; with ``revealed``: a config
+    with ``revealed_input``) when ``weights`` is None."""
     import torch
 
     from streamer.models.rfg import build_networks, load_networks
+    from streamer.models.rfg_config import RFGConfig
 
     if weights is None:
         torch.manual_seed(0)
-        return build_networks()
+        return build_networks(RFGConfig(revealed_input=revealed))
     path = weights / "rfg.safetensors"
     if not path.is_file():
         raise MissingWeights(f"RFG weights not found: {path}")
     return load_networks(path)
 
 
-def _rfg_part(name: str) -> Callable[[Path | None], object]:
+def _rfg_part(name: str, revealed: bool = False) -> Callable[[Path | None], object]:
     def build(weights: Path | None):
-        return _rfg_networks(weights).parts()[name]
+        return _rfg_networks(weights, revealed).parts()[name]
 
     return build
+
+
+def rfg_file_revealed(weights: Path) -> bool:
+    """Whether ``weights/rfg.safetensors`` takes the mesh warp's revealed mask (its header only, no
+    torch); False without such a file."""
+    from streamer.reenactors.onnx_cache import rfg_header
+
+    path = Path(weights) / "rfg.safetensors"
+    return path.is_file() and bool(rfg_header(path)["config"].get("revealed_input", False))
 
 
 @functools.lru_cache(maxsize=1)
@@ -280,24 +305,37 @@ def _rfg_sizes() -> tuple[int, int, int, int]:
     return cfg.feat_channels, cfg.grid, cfg.decoder_adain_size, 4 * cfg.calib_channels
 
 
-@functools.lru_cache(maxsize=1)
-def _rfg_real_arrays() -> dict[str, np.ndarray]:
-    """The astronaut's crop, a geometric warp of it (mouth opened, head turned) and its inputs."""
+@functools.lru_cache(maxsize=2)
+def _rfg_real_arrays(mesh: bool = False) -> dict[str, np.ndarray]:
+    """The astronaut's crop, a geometric warp of it (mouth opened, head moved) and its inputs. ``mesh``:
+    the 3D mesh warp with the head also turned 15 degrees, plus its ``revealed`` mask (zeros, on the
+    planar warp, if MediaPipe finds no face mesh in the crop)."""
     from streamer.landmarks import FaceLandmarks
-    from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map
+    from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map, revealed_input
     from streamer.models.rfg_mouth import mouth_input
-    from streamer.reenactors.geometric import GeometricReenactor
+    from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor
 
     crop, pts = astronaut_face_crop()
     src = FaceLandmarks(pts.astype(np.float32))
-    moved = pts.copy()
+    moved = pts.astype(np.float64)
     moved[57:60, 1] += 6.0
     moved[6:11, 1] += 6.0
     moved[:, 0] += 4.0
+    if mesh:  # a turn about the vertical axis through the face centre shows what the photo hides
+        centre = moved.mean(axis=0)
+        c, s = np.cos(np.radians(15.0)), np.sin(np.radians(15.0))
+        x, z = moved[:, 0] - centre[0], moved[:, 2] - centre[2]
+        moved[:, 0], moved[:, 2] = centre[0] + c * x + s * z, centre[2] - s * x + c * z
     tgt = FaceLandmarks(moved.astype(np.float32))
-    geo = GeometricReenactor()
-    base, mx, my = geo.render_maps(geo.prepare(crop, src), tgt)
-    return {
+    geo = GeometricReenactor(GeometricConfig(warp="mesh" if mesh else "planar"))
+    state = geo.prepare(crop, src)
+    revealed = np.zeros((1, CROP, CROP), np.float32)
+    if state.mesh is not None:
+        base, warp = geo.render_mesh(state, tgt)
+        mx, my, revealed = warp.map_x, warp.map_y, revealed_input(warp.revealed, warp.covered)
+    else:
+        base, mx, my = geo.render_maps(state, tgt)
+    arrays = {
         "source": image_to_input(crop),
         "base": image_to_input(base),
         "pixel_map": pixel_map(mx, my),
@@ -305,6 +343,7 @@ def _rfg_real_arrays() -> dict[str, np.ndarray]:
         "lm_tgt": landmark_input(tgt.points, CROP),
         "mouth": mouth_input(tgt.points, CROP),
     }
+    return {**arrays, "revealed": revealed} if mesh else arrays
 
 
 def _rfg_random(name: str) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
@@ -361,6 +400,58 @@ def _rfg_real(name: str) -> Callable[[int], dict[str, np.ndarray]]:
         return {"y_g": _repeat(r["base"], batch), "y_l": _repeat(r["source"], batch), "params": _repeat(calib, batch)}
 
     return make
+
+
+def _random_revealed(rng: np.random.Generator, batch: int) -> np.ndarray:
+    """(batch, 1, CROP, CROP) 0/1 masks: a random band at one side of the crop, as a turn reveals."""
+    out = np.zeros((batch, 1, CROP, CROP), np.float32)
+    for i in range(batch):
+        width = int(rng.integers(8, CROP // 4))
+        if rng.uniform() < 0.5:
+            out[i, 0, :, :width] = 1.0
+        else:
+            out[i, 0, :, CROP - width :] = 1.0
+    return out
+
+
+REVEALED_SPEC = TensorSpec(
+    "revealed", (1, CROP, CROP), "mesh warp's revealed mask, [0, 1]: what the photo cannot show (revealed_input)"
+)
+
+
+@functools.cache
+def rfg_network(name: str, revealed: bool = False) -> ExportableNetwork:
+    """The registered RFG entry ``name``; ``revealed``: as weights with ``RFGConfig.revealed_input`` need it
+    (``rfg_global`` gains the ``revealed`` input, drawn from the mesh warp in its real example)."""
+    net = get_network(name)
+    if not revealed or name != "rfg_global":
+        return net
+
+    def random_inputs(rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
+        return {**net.random_inputs(rng, batch), "revealed": _random_revealed(rng, batch)}
+
+    def real_inputs(batch: int) -> dict[str, np.ndarray]:
+        planar = net.real_inputs(batch)  # feats and adain of the same source crop
+        r = _rfg_real_arrays(mesh=True)
+        frame = {k: _repeat(r[k], batch) for k in ("base", "pixel_map", "lm_tgt", "mouth", "revealed")}
+        return {**planar, **frame}
+
+    return replace(
+        net,
+        inputs=(*net.inputs, REVEALED_SPEC),
+        build=_rfg_part(name, revealed=True),
+        random_inputs=random_inputs,
+        real_inputs=real_inputs,
+        variant="revealed",
+        doc=net.doc + ", with the mesh warp's revealed mask",
+    )
+
+
+def _rfg_fit(name: str) -> Callable[[Path], ExportableNetwork]:
+    def fit(weights: Path) -> ExportableNetwork:
+        return rfg_network(name, rfg_file_revealed(weights))
+
+    return fit
 
 
 def _register_rfg() -> None:
@@ -431,6 +522,7 @@ def _register_rfg() -> None:
                 cpu_backend="onnxruntime",
                 fp32_inputs=fp32,
                 doc=doc,
+                fit=_rfg_fit(name),
             )
         )
 
@@ -438,9 +530,11 @@ def _register_rfg() -> None:
 _register_rfg()
 
 
-def get_network(name: str) -> ExportableNetwork:
-    """The registered network ``name`` (``KeyError`` lists the known names)."""
+def get_network(name: str, weights: Path | None = None) -> ExportableNetwork:
+    """The registered network ``name`` (``KeyError`` lists the known names); with a ``weights`` folder,
+    the entry that fits its weights file (``ExportableNetwork.for_weights``)."""
     try:
-        return NETWORKS[name]
+        net = NETWORKS[name]
     except KeyError:
         raise KeyError(f"unknown network {name!r}; registered: {', '.join(NETWORKS)}") from None
+    return net.for_weights(weights)

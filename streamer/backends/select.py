@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from streamer.backends.probe import Facts, probe
 from streamer.backends.runner import OnnxRuntimeRunner, Precision, Runner, TorchRunner
 from streamer.errors import InputError
+
+if TYPE_CHECKING:
+    from export.registry import ExportableNetwork
 
 #: GPU backends, fastest first (each needs what ``availability`` checks).
 GPU_ORDER = ("tensorrt", "torch-tensorrt", "onnxruntime-tensorrt", "onnxruntime-cuda", "torch-cuda")
@@ -108,8 +112,8 @@ def create_runner(
     given, else are exported in memory; TensorRT engines are built on first use and cached."""
     from export.registry import DEFAULT_WEIGHTS_DIR, get_network
 
-    net = get_network(choice.network)
     weights = weights or DEFAULT_WEIGHTS_DIR
+    net = get_network(choice.network, weights)
     if choice.name in ("torch", "torch-cuda", "torch-tensorrt"):
         device = "cpu" if choice.name == "torch" else "cuda"
         module = net.build(weights if net.weights_file else None)
@@ -121,7 +125,7 @@ def create_runner(
         return runner
     if choice.name == "opencv":
         raise InputError("opencv is not a network runner; use remap_backend() for the pixel warp")
-    onnx_path = _onnx_file(net.name, precision, onnx_dir, weights)
+    onnx_path = _onnx_file(net, precision, onnx_dir, weights)
     if choice.name == "tensorrt":
         from export.tensorrt_build import BuildConfig, ensure_engine
         from streamer.backends.tensorrt import TensorRTRunner
@@ -131,8 +135,10 @@ def create_runner(
     return OnnxRuntimeRunner(str(onnx_path), _ORT_PROVIDER[choice.name], threads, precision)
 
 
-def _onnx_file(name: str, precision: str, onnx_dir: Path | None, weights: Path) -> Path:
-    """``onnx_dir/<name>.<precision>.onnx``, exported into the engine cache folder when absent."""
+def _onnx_file(net: ExportableNetwork, precision: str, onnx_dir: Path | None, weights: Path) -> Path:
+    """``onnx_dir/<name>.<precision>.onnx``, exported into the engine cache folder when absent (a
+    variant's, e.g. ``rfg_global`` with the revealed input, in its own subfolder there)."""
+    name = net.name
     if onnx_dir is not None:
         path = Path(onnx_dir) / f"{name}.{precision}.onnx"
         if not path.is_file():
@@ -141,7 +147,7 @@ def _onnx_file(name: str, precision: str, onnx_dir: Path | None, weights: Path) 
     from export.pipeline import ExportConfig, export_all
     from export.tensorrt_build import engine_cache_dir
 
-    folder = engine_cache_dir() / "onnx"
+    folder = engine_cache_dir() / "onnx" / net.variant if net.variant else engine_cache_dir() / "onnx"
     path = folder / f"{name}.{precision}.onnx"
     if not path.is_file():
         export_all(ExportConfig(folder, weights, precision, networks=(name,)), say=lambda _: None)

@@ -75,7 +75,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
         folder = args.engine_dir or args.out / "engines"
         for entry in manifest.models:
-            net = get_network(entry.name)
+            net = get_network(entry.name, args.weights)  # the inputs of the weights it was exported with
             max_batch = net.max_batch if entry.dynamic_batch else 1
             build = BuildConfig(precision=args.precision, max_batch=max_batch, opt_batch=1)
             ensure_engine(args.out / entry.file, net, build, folder=folder, log=lambda line: print(line, flush=True))
