@@ -195,3 +195,34 @@ def test_config_sizes_match_the_built_networks():
     nets = build_networks()
     assert nets.config.decoder_adain_size == nets.gen.decoder.adain_size
     assert _rfg_sizes() == (nets.config.feat_channels, nets.config.grid, nets.gen.decoder.adain_size, 64)
+
+
+def test_key_changes_with_the_graph_inputs(weights):
+    """Weights with the revealed mask have graphs with one more input: never the planar file's entry."""
+    from streamer.reenactors.rfg import cache_layout
+
+    assert entry_key(weights, 18, "gather", cache_layout(False)) != entry_key(weights, 18, "gather", cache_layout(True))
+
+
+def test_planar_and_revealed_files_keep_their_own_graphs(cache, tmp_path, caplog):
+    """Each file's entry holds graphs with its inputs; a planar graph found in a revealed file's entry
+    (a hand-copied cache) does not load there: exported again."""
+    from streamer.reenactors import rfg
+    from tests.models.rfg_files import write_rfg_file
+
+    planar = write_rfg_file(tmp_path / "planar.safetensors", revealed=False)
+    revealed = write_rfg_file(tmp_path / "revealed.safetensors", revealed=True)
+    parts = {name: rfg._OrtParts(None, 1, weights=path) for name, path in (("planar", planar), ("revealed", revealed))}
+    assert len(list((cache / "onnx").iterdir())) == 2
+    for name, want in (("planar", rfg.graph_inputs(False)), ("revealed", rfg.graph_inputs(True))):
+        got = {graph: [i.name for i in s.get_inputs()] for graph, s in parts[name].sessions.items()}
+        assert got == want
+    folder = cache / "onnx" / entry_key(revealed, 18, "gather", rfg.cache_layout(True))
+    wrong = parts["planar"].models["rfg_global"]
+    (folder / "rfg_global.onnx").write_bytes(wrong)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["rfg_global"] = hashlib.sha256(wrong).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    again = rfg._OrtParts(None, 1, weights=revealed)
+    assert [i.name for i in again.sessions["rfg_global"].get_inputs()][-1] == "revealed"
+    assert "did not load" in caplog.text and (folder / "rfg_global.onnx").read_bytes() != wrong

@@ -43,7 +43,7 @@ def resolve_frame_path(requested: str, warp_backend: str) -> str:
 
 def _rfg_engines(reenactor: Any, device: Device, threads: int, precision: str) -> dict[str, DeviceEngine]:
     """The RFG's per-source part and global integrator, exported from the reenactor's own networks."""
-    from export.registry import get_network
+    from export.registry import rfg_network
     from streamer.reenactors.rfg import example_inputs, export_part_onnx
 
     parts = reenactor.nets.parts()
@@ -56,7 +56,7 @@ def _rfg_engines(reenactor: Any, device: Device, threads: int, precision: str) -
             model = exported.get(name) or export_part_onnx(parts[name], name, examples[name])
             engines[name] = OrtEngine(model, device, threads)
         else:
-            engine = engine_for_module(get_network(name), parts[name], precision)
+            engine = engine_for_module(rfg_network(name, reenactor.revealed), parts[name], precision)
             engines[name] = TensorRTEngine(engine, device, precision)
     return engines
 

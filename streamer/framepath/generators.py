@@ -4,7 +4,8 @@
 kernel (identity alignment, ``BGR_PIXELS``). ``RFGGlobalOnDevice``: the RFG's per-source part runs
 once on the device from the uploaded canvas (preprocess kernel straight into its input), its outputs
 are bound as the global integrator's inputs, and per frame only the global integrator's host-made
-inputs (geometric render, pixel map, landmark map) go up; the output stays on the device.
+inputs (geometric render, pixel map, landmark map, guard map, and the revealed mask for weights that
+take it) go up; the output stays on the device.
 """
 
 from __future__ import annotations
@@ -96,12 +97,14 @@ class RFGGlobalOnDevice:
 
     def render(self, state: Any, driver: FaceLandmarks, reference: FaceLandmarks) -> Buffer:
         target = self.reenactor.retargeter.retarget(state.geometric.landmarks, reference, driver)
-        base, pixel_map, lm_tgt, mouth = self.reenactor.global_inputs(state, target)
+        frame = self.reenactor.global_inputs(state, target)
         inputs = self.global_part.inputs
-        _upload_crop(self.device, self.staging, base, inputs["base"], BGR_SIGNED)
-        _upload(self.device, inputs["pixel_map"], pixel_map)
-        _upload(self.device, inputs["lm_tgt"], lm_tgt)
-        _upload(self.device, inputs["mouth"], mouth)
+        _upload_crop(self.device, self.staging, frame.base, inputs["base"], BGR_SIGNED)
+        _upload(self.device, inputs["pixel_map"], frame.pixel_map)
+        _upload(self.device, inputs["lm_tgt"], frame.lm_tgt)
+        _upload(self.device, inputs["mouth"], frame.mouth)
+        if frame.revealed is not None:
+            _upload(self.device, inputs["revealed"], frame.revealed)
         self.global_part.run()
         return self.global_part.outputs["output"]
 

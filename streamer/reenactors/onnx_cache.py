@@ -2,8 +2,9 @@
 
 Exporting the graphs from torch took seconds at every start (the torch import alone 2-5 s on the
 2-core machine, issue 16). An entry is keyed by the weights file's sha256, the opset and sampler, the
-versions of torch (the exporter) and onnxruntime, and a hash of the code that defines the graphs; a
-change to any of them is a new entry. Files are written atomically, the manifest last, and each graph is
+graphs' input names (weights with the mesh warp's revealed mask have one more), the versions of torch
+(the exporter) and onnxruntime, and a hash of the code that defines the graphs; a change to any of
+them is a new entry. Files are written atomically, the manifest last, and each graph is
 checked against the manifest's sha256 on reading: a damaged or partial entry is exported again, never
 fatal. Folder: ``$REENACT_CACHE_DIR``, else ``$XDG_CACHE_HOME/reenact`` or ``~/.cache/reenact``; ``onnx/``
 inside it.
@@ -74,12 +75,14 @@ def _code_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def entry_key(weights: Path, opset: int, sampler: str) -> str:
-    """The cache entry's name for these weights, export settings and library/code versions."""
+def entry_key(weights: Path, opset: int, sampler: str, layout: str = "") -> str:
+    """The cache entry's name for these weights, export settings, graph inputs (``layout``: any text
+    naming them) and library/code versions."""
     parts = [
         sha256_file(weights)[:20],
         f"opset{opset}",
         sampler,
+        f"io{hashlib.sha256(layout.encode()).hexdigest()[:8]}",
         f"torch{_version('torch')}",
         f"ort{_version('onnxruntime')}",
         f"code{_code_hash()}",
@@ -112,12 +115,17 @@ def _write_entry(folder: Path, graphs: dict[str, bytes]) -> None:
 
 
 def cached_graphs(
-    weights: Path, names: Iterable[str], export: Callable[[], dict[str, bytes]], opset: int, sampler: str
+    weights: Path,
+    names: Iterable[str],
+    export: Callable[[], dict[str, bytes]],
+    opset: int,
+    sampler: str,
+    layout: str = "",
 ) -> tuple[dict[str, bytes], bool]:
     """The graphs ``names`` for ``weights``: from the cache, else ``export()`` and stored (a cache that
     cannot be written only costs the next start its speed). Returns (graphs, whether they came from the cache)."""
     names = list(names)
-    folder = cache_root() / "onnx" / entry_key(weights, opset, sampler)
+    folder = cache_root() / "onnx" / entry_key(weights, opset, sampler, layout)
     graphs = _read_entry(folder, names)
     if graphs is not None:
         return graphs, True
@@ -129,7 +137,7 @@ def cached_graphs(
     return graphs, False
 
 
-def forget(weights: Path, opset: int, sampler: str) -> None:
+def forget(weights: Path, opset: int, sampler: str, layout: str = "") -> None:
     """Remove the entry for ``weights`` (its graphs did not load: rebuilt on the next call)."""
-    folder = cache_root() / "onnx" / entry_key(weights, opset, sampler)
+    folder = cache_root() / "onnx" / entry_key(weights, opset, sampler, layout)
     (folder / "manifest.json").unlink(missing_ok=True)

@@ -12,6 +12,10 @@ Backends: ``torch`` runs the modules; ``onnxruntime`` runs the same graphs expor
 nor loads the networks); ``tensorrt`` builds an engine per graph
 (cached on disk by ONNX hash and GPU). ``--frame-path kernels`` keeps the global integrator's
 tensors on the GPU instead (``streamer.framepath``).
+
+Weights whose config has ``revealed_input`` (issue 14 item 4) were trained on the mesh warp: their
+global integrator takes an 8th input, ``revealed`` (what the photo cannot show at the target pose,
+from the same mesh render as ``base``). On a planar-warp source it is zeros, with a warning per source.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import numpy as np
 from streamer.errors import InputError
 from streamer.landmarks import FaceLandmarks
 from streamer.models.rfg_config import RFGConfig
-from streamer.models.rfg_inputs import image_to_input, landmark_input, output_to_image, pixel_map
+from streamer.models.rfg_inputs import image_to_input, landmark_input, output_to_image, pixel_map, revealed_input
 from streamer.models.rfg_mouth import guard_input, mouth_input
 from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
 from streamer.reenactors.onnx_cache import cached_graphs, forget, rfg_header
@@ -71,12 +75,32 @@ class LocalState:
     points: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class GlobalInputs:
+    """The host-made per-frame inputs of the global integrator (``RFGReenactor.global_inputs``)."""
+
+    base: np.ndarray  #: (S, S, 3) uint8 BGR: the geometric render (the graph's ``base`` is ``image_to_input`` of it)
+    pixel_map: np.ndarray  #: (1, S, S, 2) the render's source pixel per output pixel
+    lm_tgt: np.ndarray  #: (1, 1, S/4, S/4) target landmark map
+    mouth: np.ndarray  #: (1, 1, S, S) the mouth (and eye) guard's map; zeros with the guard off
+    #: (1, 1, S, S) the mesh warp's revealed mask (zeros on the planar warp); None for weights without
+    #: ``revealed_input`` (their graph has no such input)
+    revealed: np.ndarray | None = None
+
+    def feeds(self, state: RFGSourceState) -> tuple[np.ndarray, ...]:
+        """The ``rfg_global`` graph's inputs, in its order."""
+        extra = () if self.revealed is None else (self.revealed,)
+        frame = (image_to_input(self.base)[None], self.pixel_map, state.lm_src, self.lm_tgt, self.mouth)
+        return (state.feats, state.adain_g, *frame, *extra)
+
+
 class _TorchParts:
     def __init__(self, nets: RFGNetworks, threads: int):
         self.nets = nets
         self.parts = nets.parts()
         self.threads = threads
         self.crop_size = nets.config.size
+        self.revealed = nets.config.revealed_input
 
     def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
         import torch
@@ -93,31 +117,53 @@ _INPUTS = {
     "rfg_local": ["prev", "lm_prev", "lm_tgt"],
     "rfg_calibration": ["y_g", "y_l", "params"],
 }
+#: The global integrator's extra input with ``RFGConfig.revealed_input`` weights (the last one).
+REVEALED = "revealed"
+
+
+def graph_inputs(revealed: bool = False) -> dict[str, list[str]]:
+    """Every deployed graph's input names; ``revealed``: for weights with ``RFGConfig.revealed_input``."""
+    inputs = {name: list(names) for name, names in _INPUTS.items()}
+    if revealed:
+        inputs["rfg_global"].append(REVEALED)
+    return inputs
+
+
+def cache_layout(revealed: bool = False) -> str:
+    """The graphs' input names as text, part of the ONNX cache key (``onnx_cache.entry_key``): graphs
+    with another input list are another entry."""
+    return ";".join(f"{name}:{','.join(names)}" for name, names in graph_inputs(revealed).items())
 
 
 def export_part_onnx(
     module: torch.nn.Module, name: str, example: tuple[torch.Tensor, ...], opset: int = 18, sampler: str = "gather"
 ) -> bytes:
     """One deployed RFG graph as ONNX bytes (static shapes, batch 1, single file) for onnxruntime's CPU:
-    resampling as gathers by default (``streamer.models.sampling``: 4x faster there than GridSample)."""
+    resampling as gathers by default (``streamer.models.sampling``: 4x faster there than GridSample).
+    An ``rfg_global`` example with the revealed mask (``example_inputs`` of revealed-input weights)
+    names it ``revealed``."""
     import torch
 
     from streamer.models.sampling import sampler as use_sampler
 
     buf = io.BytesIO()
     outputs = ["feats", "adain_g", "calib"] if name == "rfg_source" else ["output"]
+    inputs = graph_inputs(revealed=len(example) > len(_INPUTS[name]))[name]
+    if len(inputs) != len(example):
+        raise ValueError(f"{name} takes {len(inputs)} inputs ({', '.join(inputs)}), got {len(example)}")
     with warnings.catch_warnings():
         # Tracing notes (instance norm "train=True" is what AdaIN means; constant shapes are intended).
         warnings.simplefilter("ignore")
         with use_sampler(sampler):
             torch.onnx.export(
-                module, example, buf, input_names=_INPUTS[name], output_names=outputs, opset_version=opset, dynamo=False
+                module, example, buf, input_names=inputs, output_names=outputs, opset_version=opset, dynamo=False
             )
     return buf.getvalue()
 
 
 def example_inputs(nets: RFGNetworks) -> dict[str, tuple[torch.Tensor, ...]]:
-    """Example inputs (batch 1) of every deployed graph, e.g. for export."""
+    """Example inputs (batch 1) of every deployed graph, e.g. for export (``rfg_global`` with the
+    revealed mask, all zeros, when the config has ``revealed_input``)."""
     import torch
 
     cfg = nets.config
@@ -128,9 +174,10 @@ def example_inputs(nets: RFGNetworks) -> dict[str, tuple[torch.Tensor, ...]]:
     ys, xs = torch.meshgrid(torch.arange(s).float(), torch.arange(s).float(), indexing="ij")
     pm = torch.stack((xs, ys), dim=-1)[None]
     lm = torch.zeros(1, 1, g, g)
+    revealed = (torch.zeros(1, 1, s, s),) if cfg.revealed_input else ()
     return {
         "rfg_source": (img,),
-        "rfg_global": (feats, adain_g, img, pm, lm, lm, torch.zeros(1, 1, s, s)),
+        "rfg_global": (feats, adain_g, img, pm, lm, lm, torch.zeros(1, 1, s, s), *revealed),
         "rfg_local": (img, lm, lm),
         "rfg_calibration": (img, img, calib),
     }
@@ -152,29 +199,37 @@ class _OrtParts:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self.crop_size = (
-            nets.config.size if nets is not None else int(rfg_header(weights)["config"].get("size", RFGConfig.size))
-        )
+        config = nets.config.to_dict() if nets is not None else rfg_header(weights)["config"]
+        self.crop_size = int(config.get("size", RFGConfig.size))
+        self.revealed = bool(config.get("revealed_input", RFGConfig.revealed_input))
+        self.inputs = graph_inputs(self.revealed)
         #: the exported graphs, kept so the CPU kernel frame path binds the same ones (no second export)
         self.models, cached = self._graphs()
         try:
-            self.sessions = {name: self._session(ort, model, opts) for name, model in self.models.items()}
+            self.sessions = {name: self._session(ort, name, model, opts) for name, model in self.models.items()}
         except Exception as exc:  # noqa: BLE001 - a cached graph onnxruntime rejects: export it again
             if not cached:
                 raise
             log.warning("cached RFG graphs did not load (%s); exporting them again", exc)
-            forget(weights, _OPSET, _SAMPLER)
+            forget(weights, _OPSET, _SAMPLER, self._layout)
             self.models, _ = self._graphs()
-            self.sessions = {name: self._session(ort, model, opts) for name, model in self.models.items()}
+            self.sessions = {name: self._session(ort, name, model, opts) for name, model in self.models.items()}
 
-    @staticmethod
-    def _session(ort, model: bytes, opts):
-        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    def _session(self, ort, name: str, model: bytes, opts):
+        session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        found = [i.name for i in session.get_inputs()]
+        if found != self.inputs[name]:
+            raise ValueError(f"{name} takes {found}, these weights need {self.inputs[name]}")
+        return session
+
+    @property
+    def _layout(self) -> str:
+        return cache_layout(self.revealed)
 
     def _graphs(self) -> tuple[dict[str, bytes], bool]:
         if self._weights is None:
             return self._export(), False
-        return cached_graphs(self._weights, _INPUTS, self._export, _OPSET, _SAMPLER)
+        return cached_graphs(self._weights, self.inputs, self._export, _OPSET, _SAMPLER, self._layout)
 
     def _export(self) -> dict[str, bytes]:
         nets = self.nets
@@ -192,7 +247,7 @@ class _OrtParts:
         return self._nets
 
     def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
-        feeds = dict(zip(_INPUTS[name], (np.ascontiguousarray(x, np.float32) for x in inputs), strict=True))
+        feeds = dict(zip(self.inputs[name], (np.ascontiguousarray(x, np.float32) for x in inputs), strict=True))
         return self.sessions[name].run(None, feeds)
 
 
@@ -200,7 +255,7 @@ class _TrtParts:
     """Every deployed graph as a TensorRT engine (built from these networks and cached on disk)."""
 
     def __init__(self, nets: RFGNetworks, precision: str = "fp32"):
-        from export.registry import get_network
+        from export.registry import rfg_network
         from export.tensorrt_build import tensorrt_status
         from streamer.backends.tensorrt import TensorRTRunner
         from streamer.framepath.build import engine_for_module
@@ -210,14 +265,16 @@ class _TrtParts:
             raise InputError(f"the RFG cannot run on TensorRT here: {why}")
         self.nets = nets
         self.crop_size = nets.config.size
+        self.revealed = nets.config.revealed_input
+        self.inputs = graph_inputs(self.revealed)
         self.runners = {
-            name: TensorRTRunner(engine_for_module(get_network(name), module, precision), precision)
+            name: TensorRTRunner(engine_for_module(rfg_network(name, self.revealed), module, precision), precision)
             for name, module in nets.parts().items()
         }
 
     def run(self, name: str, *inputs: np.ndarray) -> list[np.ndarray]:
         runner = self.runners[name]
-        out = runner.infer(dict(zip(_INPUTS[name], inputs, strict=True)))
+        out = runner.infer(dict(zip(self.inputs[name], inputs, strict=True)))
         return [np.asarray(out[s.name], np.float32) for s in runner.output_spec]
 
 
@@ -310,6 +367,8 @@ class RFGReenactor:
                 f"(--size {self.runner.crop_size}, or --generator geometric for other sizes)"
             )
         self.crop_size = self.runner.crop_size
+        #: the weights take the mesh warp's revealed mask (``RFGConfig.revealed_input``)
+        self.revealed = self.runner.revealed
         self.integrator = integrator
         self.reset_motion = reset_motion
         #: inside the target's open mouth the output is the base (``streamer.models.rfg_mouth``); off:
@@ -332,6 +391,12 @@ class RFGReenactor:
     def prepare(self, source_crop: np.ndarray, source_landmarks: FaceLandmarks) -> RFGSourceState:
         """Geometric control points and the RFG's per-source part."""
         geo = self.geometric.prepare(source_crop, source_landmarks)
+        if self.revealed and geo.mesh is None:
+            log.warning(
+                "these RFG weights were trained on the mesh warp (revealed_input) but this source is drawn "
+                "with the planar warp (--warp planar, or no face mesh in its crop): they see no revealed "
+                "pixels, use --warp mesh"
+            )
         feats, adain_g, calib = self.runner.run("rfg_source", image_to_input(source_crop)[None])
         lm_src = landmark_input(source_landmarks.points, self.crop_size)[None]
         return RFGSourceState(geo, feats, adain_g, calib, lm_src)
@@ -349,27 +414,31 @@ class RFGReenactor:
         target = self.geometric.retargeter.retarget(state.geometric.landmarks, reference, driver)
         return self.render(state, target)
 
-    def global_inputs(
-        self, state: RFGSourceState, target: FaceLandmarks
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The per-frame inputs of the global integrator for ``target`` (crop coordinates): the
-        geometric render (S, S, 3) uint8 BGR (``base`` is ``image_to_input`` of it), its pixel map
-        (1, S, S, 2), the target landmark map (1, 1, S/4, S/4) and the mouth guard's map (1, 1, S, S;
-        zeros with ``mouth_guard`` off)."""
-        base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
+    def global_inputs(self, state: RFGSourceState, target: FaceLandmarks) -> GlobalInputs:
+        """The per-frame inputs of the global integrator for ``target`` (crop coordinates). Revealed-input
+        weights on a mesh-warp source get the revealed mask of the same render as ``base``."""
         s = self.crop_size
+        revealed = None
+        if self.revealed and state.geometric.mesh is not None:
+            base, warp = self.geometric.render_mesh(state.geometric, target)
+            map_x, map_y = warp.map_x, warp.map_y
+            revealed = revealed_input(warp.revealed, warp.covered)[None]
+        else:
+            base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
+            if self.revealed:
+                revealed = np.zeros((1, 1, s, s), np.float32)
         if not self.mouth_guard:
             mouth = np.zeros((1, s, s), np.float32)
         else:
             mouth = (guard_input if self.eye_guard else mouth_input)(target.points, s)
-        return base, pixel_map(map_x, map_y)[None], landmark_input(target.points, s)[None], mouth[None]
+        lm_tgt = landmark_input(target.points, s)[None]
+        return GlobalInputs(base, pixel_map(map_x, map_y)[None], lm_tgt, mouth[None], revealed)
 
     def render(self, state: RFGSourceState, target: FaceLandmarks) -> np.ndarray:
         """Draw the source with ``target`` landmarks (crop coordinates)."""
-        base, pmap, lm_tgt, mouth = self.global_inputs(state, target)
-        y_g = self.runner.run(
-            "rfg_global", state.feats, state.adain_g, image_to_input(base)[None], pmap, state.lm_src, lm_tgt, mouth
-        )[0]
+        frame = self.global_inputs(state, target)
+        lm_tgt = frame.lm_tgt
+        y_g = self.runner.run("rfg_global", *frame.feeds(state))[0]
         out = y_g
         local = self.local_state(state) if self.integrator == "global-local" else None
         if local is not None and local.output is not None and self._continuous(local, target):

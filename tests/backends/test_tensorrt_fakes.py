@@ -161,13 +161,13 @@ def test_every_runner_and_builder_shares_one_logger(trt, log):
 def test_rfg_tensorrt_parts_shared_by_live_streams_take_turns(log):
     """Item 6 where it bites: ``_shared_runner`` hands every live stream the same ``_TrtParts``, whose
     ``run`` goes through the runner's ``infer`` (and so its lock)."""
-    from streamer.reenactors.rfg import _TrtParts
+    from streamer.reenactors.rfg import _TrtParts, graph_inputs
     from tests.backends.trt_fakes import DataType, TensorIOMode
 
     spec = {name: (TensorIOMode.INPUT, (1, 1, 4, 4), DataType.FLOAT) for name in ("prev", "lm_prev", "lm_tgt")}
     trt = FakeTrt({**spec, "output": (TensorIOMode.OUTPUT, (1, 3, 4, 4), DataType.FLOAT)}, log)
     parts = object.__new__(_TrtParts)  # its __init__ builds engines from the networks: needs a GPU
-    parts.runners = {"rfg_local": runner(trt, log, "rfg_local")}
+    parts.runners, parts.inputs = {"rfg_local": runner(trt, log, "rfg_local")}, graph_inputs()
     zeros = np.zeros((1, 1, 4, 4), np.float32)
 
     def stream() -> None:
@@ -177,3 +177,35 @@ def test_rfg_tensorrt_parts_shared_by_live_streams_take_turns(log):
 
     run_threads(stream, 3)
     assert trt.most_running == 1
+
+
+@pytest.mark.parametrize("revealed", [False, True])
+def test_rfg_tensorrt_parts_build_engines_with_the_weights_inputs(monkeypatch, revealed):
+    """``_TrtParts`` builds each engine from the registry entry that fits the networks (``rfg_global``
+    with the revealed mask for revealed-input weights) and feeds every input by name."""
+    import export.tensorrt_build
+    import streamer.backends.tensorrt
+    import streamer.framepath.build
+    from streamer.models.rfg import build_networks
+    from streamer.models.rfg_config import RFGConfig
+    from streamer.reenactors.rfg import _TrtParts, graph_inputs
+
+    class StubRunner:
+        def __init__(self, net, precision):
+            self.net, self.output_spec, self.feeds = net, net.outputs, []
+
+        def infer(self, feeds):
+            self.feeds.append(feeds)
+            return {s.name: np.zeros(s.batched(1), np.float32) for s in self.output_spec}
+
+    monkeypatch.setattr(export.tensorrt_build, "tensorrt_status", lambda: (True, "stub"))
+    monkeypatch.setattr(streamer.framepath.build, "engine_for_module", lambda net, module, precision: net)
+    monkeypatch.setattr(streamer.backends.tensorrt, "TensorRTRunner", StubRunner)
+    parts = _TrtParts(build_networks(RFGConfig(revealed_input=revealed)))
+    want = graph_inputs(revealed)
+    assert {name: [s.name for s in r.net.inputs] for name, r in parts.runners.items()} == want
+    feeds = [np.zeros(s.batched(1), np.float32) for s in parts.runners["rfg_global"].net.inputs]
+    (out,) = parts.run("rfg_global", *feeds)
+    assert out.shape == (1, 3, 256, 256)
+    assert list(parts.runners["rfg_global"].feeds[0]) == want["rfg_global"]
+    assert ("revealed" in want["rfg_global"]) == revealed

@@ -150,3 +150,49 @@ def test_rfg_on_tensorrt_says_why_not_here():
         pytest.skip("TensorRT is installed here")
     with pytest.raises(InputError, match="cannot run on TensorRT here"):
         RFGReenactor(integrator="global", backend="tensorrt")
+
+
+def test_rfg_global_on_device_uploads_the_revealed_mask(canvas, image_detector, tmp_path, monkeypatch):
+    """Revealed-input weights on a mesh-warp source: the device path uploads the mask of each frame and
+    draws what the host path draws, while the head turns (a turn reveals pixels the photo hides)."""
+    from streamer.models.rfg_inputs import revealed_input
+    from streamer.reenactors.geometric import GeometricConfig
+    from tests.models.rfg_files import turned, write_rfg_file
+
+    monkeypatch.setenv("REENACT_CACHE_DIR", str(tmp_path / "cache"))
+    weights = write_rfg_file(tmp_path / "revealed.safetensors", revealed=True)
+    geometric = GeometricReenactor(GeometricConfig(warp="mesh"))
+    reenactor = RFGReenactor(weights, "global", "onnxruntime", geometric=geometric)
+    source = prepare_source(canvas, image_detector, reenactor)
+    assert source.state.geometric.mesh is not None
+    renderer = create_device_renderer(reenactor, "cpu")
+    uploaded = renderer.generator.global_part.inputs["revealed"]
+    compositor = Compositor(reenactor.crop_size)
+    renderer.prepare(source)
+    for degrees in (6.0, 18.0):
+        driver = source.landmarks.with_points(turned(source.landmarks.points, degrees))
+        want = compositor.paste(canvas, reenactor.step(source.state, driver, source.landmarks), source.affine)
+        got = renderer.render(source, driver, source.landmarks)
+        assert np.array_equal(got, want)
+        target = reenactor.retargeter.retarget(source.state.geometric.landmarks, source.landmarks, driver)
+        warp = geometric.render_mesh(source.state.geometric, target)[1]
+        mask = renderer.generator.device.download(uploaded)
+        assert np.array_equal(mask, revealed_input(warp.revealed, warp.covered)[None])
+    assert mask.any()
+
+
+@pytest.mark.parametrize("revealed", [False, True])
+def test_rfg_engines_on_a_gpu_use_the_weights_inputs(monkeypatch, tmp_path, revealed):
+    """On CUDA the engines come from the registry entry that fits the reenactor's weights."""
+    from types import SimpleNamespace
+
+    import streamer.framepath.build as build
+    from tests.models.rfg_files import write_rfg_file
+
+    monkeypatch.setattr(build, "engine_for_module", lambda net, module, precision: net)
+    monkeypatch.setattr(build, "TensorRTEngine", lambda net, device, precision: net)
+    weights = write_rfg_file(tmp_path / "w.safetensors", revealed=revealed)
+    reenactor = RFGReenactor(weights, "global", "torch")
+    engines = build._rfg_engines(reenactor, SimpleNamespace(name="cuda"), 1, "fp32")
+    names = [s.name for s in engines["rfg_global"].inputs]
+    assert (names[-1] == "revealed") == revealed and len(names) == 7 + revealed
