@@ -84,12 +84,21 @@ class RFGFixture:
             self.path, self.label = DEFAULT_WEIGHTS, f"trained weights {DEFAULT_WEIGHTS.name}"
         else:
             self.path, self.label = write_random_weights(ctx.inputs.workdir / "rfg_random.safetensors"), RANDOM_WEIGHTS
+        if self.warp == "mesh":
+            self.label += " on the mesh warp"
         self._reenactors: dict[tuple[str, int, str], object] = {}
         self._costs: dict[str, dict[str, int]] = {}
 
     @property
     def random(self) -> bool:
         return self.label == RANDOM_WEIGHTS
+
+    @cached_property
+    def warp(self) -> str:
+        """The geometric warp the weights were trained on: "mesh" for weights that take its revealed mask."""
+        from streamer.reenactors.onnx_cache import rfg_header
+
+        return "mesh" if rfg_header(self.path)["config"].get("revealed_input", False) else "planar"
 
     @cached_property
     def networks(self):
@@ -110,7 +119,7 @@ class RFGFixture:
 
         key = (backend, threads, integrator)
         if key not in self._reenactors:
-            geometric = GeometricReenactor(GeometricConfig(crop_size=self.crop))
+            geometric = GeometricReenactor(GeometricConfig(crop_size=self.crop, warp=self.warp))
             self._reenactors[key] = RFGReenactor(self.path, integrator, backend, threads, geometric)
         return self._reenactors[key]
 
@@ -118,8 +127,7 @@ class RFGFixture:
     def part_inputs(self) -> dict[str, tuple[np.ndarray, ...]]:
         """Real inputs of every deployed graph: the bench's source crop and two consecutive driver frames."""
         from benchmarks.stages import _source_crop
-        from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map
-        from streamer.models.rfg_mouth import mouth_input
+        from streamer.models.rfg_inputs import image_to_input
 
         reenactor = self.reenactor("torch", 1)
         image, marks = _source_crop(self.ctx, self.crop)
@@ -128,29 +136,13 @@ class RFGFixture:
         k = min(len(driver) - 1, max(1, len(driver) // 2))
         retarget = reenactor.retargeter.retarget
         targets = [retarget(state.geometric.landmarks, driver[0], driver[i]) for i in (k - 1, k)]
-        base, map_x, map_y = reenactor.geometric.render_maps(state.geometric, targets[1])
-        lm_prev, lm_tgt = (landmark_input(t.points, self.crop)[None] for t in targets)
-        frame = (
-            state.feats,
-            state.adain_g,
-            image_to_input(base)[None],
-            pixel_map(map_x, map_y)[None],
-            state.lm_src,
-            lm_tgt,
-            mouth_input(targets[1].points, self.crop)[None],
-        )
+        # The reenactor's own per-frame inputs (with the revealed mask for weights that take it).
+        prev_inputs, inputs = (reenactor.global_inputs(state, t) for t in targets)
+        lm_prev, lm_tgt = prev_inputs.lm_tgt, inputs.lm_tgt
+        frame = inputs.feeds(state)
         y_g = reenactor.runner.run("rfg_global", *frame)[0]
         # The previous output: the global integrator's output for the previous frame.
-        prev_base, prev_x, prev_y = reenactor.geometric.render_maps(state.geometric, targets[0])
-        prev_frame = (
-            *frame[:2],
-            image_to_input(prev_base)[None],
-            pixel_map(prev_x, prev_y)[None],
-            state.lm_src,
-            lm_prev,
-            mouth_input(targets[0].points, self.crop)[None],
-        )
-        y_prev = reenactor.runner.run("rfg_global", *prev_frame)[0]
+        y_prev = reenactor.runner.run("rfg_global", *prev_inputs.feeds(state))[0]
         y_l = reenactor.runner.run("rfg_local", y_prev, lm_prev, lm_tgt)[0]
         return {
             "rfg_source": (image_to_input(image)[None],),

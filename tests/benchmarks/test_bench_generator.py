@@ -232,3 +232,30 @@ class TestGeneratorReport:
         text = summary_table(result)
         assert "rfg-global-local" in text and "random weights" in text and "opencv warp" not in text
         assert "1 thr, rfg-global, random weights" in text
+
+
+@pytest.mark.parametrize("revealed", [False, True])
+def test_rfg_fixture_builds_the_per_frame_inputs_the_weights_take(astronaut, astronaut_face, tmp_path, revealed):
+    """The bench's real part inputs come from the reenactor's own ``global_inputs``: weights with the
+    revealed mask run on the mesh warp they were trained on and get the mask as an 8th input."""
+    from types import SimpleNamespace
+
+    from benchmarks.generator import RFGFixture
+    from tests.models.rfg_files import turned, write_rfg_file
+
+    weights = write_rfg_file(tmp_path / "w.safetensors", revealed=revealed)
+    drivers = [astronaut_face.with_points(turned(astronaut_face.points, d)) for d in (0.0, 6.0, 12.0)]
+    inputs = SimpleNamespace(workdir=tmp_path, source_face=astronaut_face, source_image=astronaut, landmarks=drivers)
+
+    class Context:  # hashable: the stages cache by context
+        def __init__(self) -> None:
+            self.config, self.inputs = SimpleNamespace(weights=weights), inputs
+
+    fx = RFGFixture(Context())
+    assert fx.warp == ("mesh" if revealed else "planar") and ("mesh warp" in fx.label) == revealed
+    frame = fx.part_inputs["rfg_global"]
+    assert len(frame) == 7 + revealed
+    if revealed:
+        assert frame[-1].shape == (1, 1, 256, 256) and frame[-1].any()
+    assert fx.cost("rfg_global")["total"] > 0
+    assert fx.runner("rfg_global", "torch", 1)()[0].shape == (1, 3, 256, 256)
