@@ -77,6 +77,11 @@ def summary(mode: str, rows: list[dict], top: int) -> str:
     return "\n".join(lines)
 
 
+def file_stem(mode: str) -> str:
+    """A mode as a file name: ``field=value`` modes may hold paths (``weights=/x/y.safetensors``)."""
+    return re.sub(r"[^A-Za-z0-9=+.,-]+", "_", mode).strip("_") or "mode"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pair_frames", description=__doc__.splitlines()[0])
     add_pair_arguments(parser)
@@ -104,9 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(mode, rows, args.top), flush=True)
         if args.frames_dir is not None:
             args.frames_dir.mkdir(parents=True, exist_ok=True)
+            stem = file_stem(mode)
             for k, (d, o) in enumerate(zip(driver, output, strict=False)):
                 tile = cv2.resize(d, (max(1, round(d.shape[1] * o.shape[0] / d.shape[0])), o.shape[0]))
-                cv2.imwrite(str(args.frames_dir / f"{mode}_{k:04d}.jpg"), np.concatenate([tile, o], axis=1))
+                path = args.frames_dir / f"{stem}_{k:04d}.jpg"
+                if not cv2.imwrite(str(path), np.concatenate([tile, o], axis=1)):
+                    print(f"pair_frames: cannot write {path}", file=sys.stderr)
+                    return 2
+            print(f"{mode}: frames in {args.frames_dir}/{stem}_NNNN.jpg")
     return 0
 
 

@@ -24,3 +24,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["--driver", "nope.mp4", "--source", "nope.jpg", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no driver" in err
+
+
+def test_modes_holding_paths_become_flat_file_names():
+    from benchmarks.pair_frames import file_stem
+
+    assert file_stem("warp-mesh") == "warp-mesh"
+    stem = file_stem("warp=mesh+weights=/work/runs/x y/rfg.safetensors")
+    assert "/" not in stem and " " not in stem and stem.startswith("warp=mesh+weights=")
