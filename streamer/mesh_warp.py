@@ -325,6 +325,22 @@ def _fill_uncovered(map_x: np.ndarray, map_y: np.ndarray, covered: np.ndarray) -
     map_y[hole] = grid_y[hole] + map_y[ny, nx] - ny
 
 
+def fill_cracks(image: np.ndarray, covered: np.ndarray, radius: float = 3.0) -> np.ndarray:
+    """``image`` with the pixels no triangle covered (and a 1-pixel rim) painted from their surroundings.
+
+    Those pixels (a strip between the face and the head shell that folded away on a turn, a nostril's
+    edge) take their nearest covered pixel's flow (:func:`_fill_uncovered`), which on a wide crack
+    drags the photo's hair or ear edge into a dark slash across the cheek. Painting their colour in
+    from the neighbours instead (OpenCV's Telea inpainting: ~1 ms at 256x256 on one core here) leaves
+    a smooth patch. The input is not modified.
+    """
+    hole = (~np.asarray(covered, bool)).astype(np.uint8)
+    if not hole.any() or hole.all():
+        return image
+    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
+    return cv2.inpaint(image, hole, radius, cv2.INPAINT_TELEA)
+
+
 def render_mesh_maps(mesh: MeshSource, target_vertices: np.ndarray, kernels=None) -> MeshWarp:
     """Rasterise the posed mesh: dense backward maps (uncovered pixels take their nearest covered pixel's)."""
     target = np.ascontiguousarray(target_vertices, np.float32)

@@ -13,6 +13,7 @@ from streamer.mesh_warp import (
     FACE_VERTICES,
     _fill_uncovered,
     detect_source_mesh,
+    fill_cracks,
     harmonic_weights,
     mesh_topology,
     pose_mesh,
@@ -155,7 +156,7 @@ def test_opened_mouth_draws_the_interior(prepared):
     pts[[65, 66, 67, 56, 57, 58, 7, 8, 9]] += (0, 14, 0)
     target = src.crop_landmarks.with_points(pts)
     image, warp = reenactor.render_mesh(src.state, target)
-    plain = reenactor.backend.remap(src.state.crop, warp.map_x, warp.map_y)
+    plain = fill_cracks(reenactor.backend.remap(src.state.crop, warp.map_x, warp.map_y), warp.covered)
     inner = np.zeros((SIZE, SIZE), np.uint8)
     cv2.fillPoly(inner, [np.round(pts[L.INNER_LIPS, :2]).astype(np.int32)], 1)
     inside = cv2.erode(inner, np.ones((3, 3), np.uint8)).astype(bool)
@@ -184,6 +185,39 @@ def test_uncovered_pixels_continue_their_neighbours_flow():
     map_x[~covered] = map_y[~covered] = -1.0
     _fill_uncovered(map_x, map_y, covered)
     assert np.allclose(map_x, gx + 3.0) and np.allclose(map_y, gy - 2.0)
+
+
+def test_cracks_are_painted_from_their_neighbours_not_dragged_texture():
+    """An uncovered crack between skin (light) and hair (dark) is painted with the colours around it: no
+    pixel of it darker than the hair or lighter than the skin, the skin side light, covered pixels away
+    from it untouched, the input left alone."""
+    image = np.full((SIZE, SIZE, 3), 200, np.uint8)
+    image[:, :120] = 40  # hair on the left
+    image[100:160, 122:150] = 0  # what a nearest-flow fill drags into the crack: a black slash
+    covered = np.ones((SIZE, SIZE), bool)
+    covered[100:160, 122:150] = False
+    before = image.copy()
+    painted = fill_cracks(image, covered)
+    assert np.array_equal(image, before)
+    crack = painted[100:160, 122:150].astype(int)
+    assert crack.min() >= 40 - 8 and crack.max() <= 200 + 8  # Telea overshoots by a few levels
+    assert crack[:, -8:].mean() > 150  # next to the skin it is skin
+    away = np.ones((SIZE, SIZE), bool)
+    away[95:165, 113:155] = False
+    assert np.array_equal(painted[away], image[away])
+    assert fill_cracks(image, np.ones((SIZE, SIZE), bool)) is image
+
+
+def test_turned_render_paints_its_cracks(prepared):
+    reenactor, src = prepared
+    target = src.crop_landmarks.with_points(turned(src.crop_landmarks.points, 45, 0, 0))
+    image, warp = reenactor.render_mesh(src.state, target)
+    plain = reenactor.backend.remap(src.state.crop, warp.map_x, warp.map_y)
+    assert (~warp.covered).sum() > 0
+    mouth = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.fillPoly(mouth, [np.round(target.points[L.INNER_LIPS, :2]).astype(np.int32)], 1)
+    away = cv2.dilate(mouth, np.ones((9, 9), np.uint8)) == 0  # the drawn mouth interior aside
+    assert np.array_equal(image[away], fill_cracks(plain, warp.covered)[away])
 
 
 def test_a_crop_without_a_face_falls_back_to_the_planar_warp(prepared, caplog):

@@ -302,14 +302,14 @@ class GeometricReenactor:
 
     def render_mesh(self, state: GeometricSourceState, target: FaceLandmarks) -> tuple[np.ndarray, MeshWarp]:
         """The mesh warp's image and its maps, coverage and revealed mask (``state.mesh`` must be set)."""
-        from streamer.mesh_warp import pose_mesh, render_mesh_maps
+        from streamer.mesh_warp import fill_cracks, pose_mesh, render_mesh_maps
 
         if state.mesh is None:
             raise ValueError("render_mesh needs a source prepared with warp='mesh'")
         dst = target.points.astype(np.float64)
         posed = pose_mesh(state.mesh, state.landmarks.points, dst)
         warp = render_mesh_maps(state.mesh, posed)
-        out = self.backend.remap(state.crop, warp.map_x, warp.map_y)
+        out = fill_cracks(self.backend.remap(state.crop, warp.map_x, warp.map_y), warp.covered)
         _draw_mouth_interior(out, dst, state)
         return out, warp
 
