@@ -57,6 +57,28 @@ def guard_input(points: np.ndarray, crop_size: int) -> np.ndarray:
     return out
 
 
+#: Pixels around a mesh warp's crack that the crack guard also keeps (px at 256), then feathered.
+_CRACK_MARGIN = 3
+
+
+def add_crack_guard(guard: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """``guard`` ((1, S, S), in place and returned) raised to the mesh warp's cracks: the pixels no triangle
+    covered (``MeshWarp.covered`` False), grown by ``_CRACK_MARGIN`` and feathered.
+
+    Why (issue 14): the geometric base paints a crack from its neighbours
+    (``streamer.mesh_warp.fill_cracks``), but the RFG's decoder samples the source features through the
+    pixel map, which there points at the photo's hair or ear edge, and drew that back into a grey slash
+    on the cheek. Guarded like the open mouth, the crack shows the painted base.
+    """
+    hole = (~np.asarray(covered, bool)).astype(np.uint8)
+    if not hole.any():
+        return guard
+    k = 2 * _CRACK_MARGIN + 1
+    grown = cv2.dilate(hole, np.ones((k, k), np.uint8)).astype(np.float32)
+    np.maximum(guard[0], cv2.GaussianBlur(grown, (0, 0), _FEATHER_SIGMA), out=guard[0])
+    return guard
+
+
 def _fill_polygon(out: np.ndarray, polygon: np.ndarray) -> None:
     """Fill the feathered ``polygon`` ((K, 2) crop pixels) into the (S, S) map ``out``, in place."""
     crop_size = out.shape[0]

@@ -35,7 +35,7 @@ from streamer.errors import InputError
 from streamer.landmarks import FaceLandmarks
 from streamer.models.rfg_config import RFGConfig
 from streamer.models.rfg_inputs import image_to_input, landmark_input, output_to_image, pixel_map, revealed_input
-from streamer.models.rfg_mouth import guard_input, mouth_input
+from streamer.models.rfg_mouth import add_crack_guard, guard_input, mouth_input
 from streamer.reenactors.geometric import GeometricReenactor, GeometricSourceState
 from streamer.reenactors.onnx_cache import cached_graphs, forget, rfg_header
 
@@ -416,13 +416,16 @@ class RFGReenactor:
 
     def global_inputs(self, state: RFGSourceState, target: FaceLandmarks) -> GlobalInputs:
         """The per-frame inputs of the global integrator for ``target`` (crop coordinates). Revealed-input
-        weights on a mesh-warp source get the revealed mask of the same render as ``base``."""
+        weights on a mesh-warp source get the revealed mask of the same render as ``base``; on the mesh
+        warp the guard map also covers the render's cracks (``add_crack_guard``)."""
         s = self.crop_size
         revealed = None
-        if self.revealed and state.geometric.mesh is not None:
+        covered = None
+        if state.geometric.mesh is not None:
             base, warp = self.geometric.render_mesh(state.geometric, target)
-            map_x, map_y = warp.map_x, warp.map_y
-            revealed = revealed_input(warp.revealed, warp.covered)[None]
+            map_x, map_y, covered = warp.map_x, warp.map_y, warp.covered
+            if self.revealed:
+                revealed = revealed_input(warp.revealed, warp.covered)[None]
         else:
             base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
             if self.revealed:
@@ -431,6 +434,8 @@ class RFGReenactor:
             mouth = np.zeros((1, s, s), np.float32)
         else:
             mouth = (guard_input if self.eye_guard else mouth_input)(target.points, s)
+            if covered is not None:
+                add_crack_guard(mouth, covered)
         lm_tgt = landmark_input(target.points, s)[None]
         return GlobalInputs(base, pixel_map(map_x, map_y)[None], lm_tgt, mouth[None], revealed)
 

@@ -131,3 +131,17 @@ def test_reenactor_keeps_the_geometric_eyes(astronaut, astronaut_face):
     assert inside.sum() > 50  # the eye openings
     assert np.abs(got[inside] - want[inside]).max() <= 1.0  # rounding only
     assert np.abs(off[inside] - want[inside]).mean() > 10.0  # without the eye guard: the decoder's paint
+
+
+def test_crack_guard_raises_the_map_over_uncovered_pixels_only():
+    from streamer.models.rfg_mouth import add_crack_guard
+
+    guard = np.zeros((1, 64, 64), np.float32)
+    guard[0, 5:10, 5:10] = 0.5
+    covered = np.ones((64, 64), bool)
+    assert add_crack_guard(guard.copy(), covered).tolist() == guard.tolist()
+    covered[30:34, 40:44] = False
+    out = add_crack_guard(guard.copy(), covered)
+    assert out[0, 30:34, 40:44].min() > 0.99
+    assert out[0, 5:10, 5:10].min() == 0.5  # the mouth/eye part kept
+    assert out[0, :20, :20].max() == 0.5 and out[0, 50:, :].max() == 0.0  # nothing far from the crack

@@ -126,3 +126,23 @@ def test_planar_weights_take_no_revealed_input(files, face, mesh_geo, backend, c
     if backend == "onnxruntime":
         assert [i.name for i in rfg.runner.sessions["rfg_global"].get_inputs()] == _INPUTS["rfg_global"]
     assert rfg.step(state, face.targets[0], face.lm).shape == (256, 256, 3)
+
+
+@pytest.mark.parametrize("which", ["revealed", "planar"])
+def test_mesh_cracks_are_guarded_so_the_output_keeps_the_painted_base(files, face, mesh_geo, which):
+    """Where the mesh render left pixels uncovered (painted by ``fill_cracks``), the guard map is 1, so
+    the blend keeps the base there (the decoder would sample the photo's hair edge through the map)."""
+    from streamer.models.rfg_mouth import guard_input
+
+    rfg = RFGReenactor(getattr(files, which), "global", "torch", geometric=mesh_geo)
+    state = rfg.prepare(face.crop, face.lm)
+    target = FaceLandmarks(turned(face.lm.points, 45.0))
+    _, warp = mesh_geo.render_mesh(state.geometric, target)
+    assert (~warp.covered).sum() > 0  # a 45 degree turn leaves cracks
+    frame = rfg.global_inputs(state, target)
+    crack = ~warp.covered
+    assert frame.mouth[0, 0][crack].min() > 0.99
+    assert np.array_equal(frame.mouth[0, 0] > 0, (frame.mouth[0, 0] > 0) | crack)
+    plain = guard_input(target.points, 256)[0]
+    far = frame.mouth[0, 0] - plain
+    assert far.max() > 0.99 and far.min() >= 0.0  # only ever raised

@@ -24,7 +24,7 @@ import numpy as np
 from streamer.geometry import invert_affine
 from streamer.landmarks import FaceLandmarks
 from streamer.models.rfg_inputs import image_to_input, landmark_input, pixel_map, revealed_input
-from streamer.models.rfg_mouth import guard_input
+from streamer.models.rfg_mouth import add_crack_guard, guard_input
 from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, GeometricSourceState, WarpName
 from streamer.retarget import AnalyticRetargeter
 from training.dataset import LandmarkDataset
@@ -117,10 +117,12 @@ class SampleBuilder:
             target = self.retargeter.retarget(state.landmarks, ref, self._landmarks(dv, df, crop=False))
             prev = self.retargeter.retarget(state.landmarks, ref, self._landmarks(dv, prev_f, crop=False))
         revealed = np.zeros((1, self.size, self.size), np.float32)
+        guard = guard_input(target.points, self.size)  # as the reenactor feeds it (EYE_GUARD)
         if state.mesh is not None:
             base, mesh_warp = self.geometric.render_mesh(state, target)
             map_x, map_y = mesh_warp.map_x, mesh_warp.map_y
             revealed = revealed_input(mesh_warp.revealed, mesh_warp.covered)
+            add_crack_guard(guard, mesh_warp.covered)  # and its cracks, as the reenactor does
         else:
             base, map_x, map_y = self.geometric.render_maps(state, target)
         if row.same_video:
@@ -139,7 +141,7 @@ class SampleBuilder:
             "lm_src": landmark_input(state.landmarks.points, self.size),
             "lm_tgt": landmark_input(target.points, self.size),
             "lm_prev": landmark_input(prev.points, self.size),
-            "mouth": guard_input(target.points, self.size),  # as the reenactor feeds it (EYE_GUARD)
+            "mouth": guard,
             "target_points": (target.points[:, :2] / self.size).astype(np.float32),
             "gt": image_to_input(gt),
             "mask": valid[None],
