@@ -39,7 +39,7 @@ from streamer.pipeline import ReenactmentPipeline, prepare_source
 from streamer.pose import head_pose
 from streamer.reenactors.base import Reenactor
 from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR, create_generator
-from streamer.reenactors.geometric import GeometricConfig, GeometricReenactor, create_retargeter
+from streamer.reenactors.geometric import DEFAULT_WARP, GeometricConfig, GeometricReenactor, create_retargeter
 from streamer.reference_lookahead import LookaheadConfig, scan_driver
 from streamer.retarget import MotionMode
 from streamer.runtime import configure_threads
@@ -83,7 +83,7 @@ class ConvertOptions:
     integrator: str = DEFAULT_INTEGRATOR  #: RFG: "global" or "global-local"
     weights: Path | None = None  #: RFG safetensors (default: the shipped one)
     frame_path: str = "auto"  #: paste-back by OpenCV or by our kernels (``streamer.framepath``)
-    warp: str = "planar"  #: "planar" (2D landmark warp) or "mesh" (posed 3D mesh, ``streamer.mesh_warp``)
+    warp: str = DEFAULT_WARP  #: "mesh" (posed 3D mesh, ``streamer.mesh_warp``) or "planar" (2D landmark warp)
     edits: EditControls = EditControls()  #: head offsets, expression scale, eye/lip overrides (no change)
 
 

@@ -227,14 +227,15 @@ def edit_controls(args: argparse.Namespace):
 
 def add_warp_argument(p: argparse.ArgumentParser) -> None:
     """``--warp`` (convert, batch, serve and camera; not ``reenact edit``, whose still photo keeps the planar warp)."""
-    from streamer.reenactors.geometric import WARPS
+    from streamer.reenactors.geometric import DEFAULT_WARP, WARPS
 
     p.add_argument(
         "--warp",
         choices=WARPS,
-        default="planar",
-        help="how the source photo is bent: planar (2D warp of the landmarks, default) or mesh (the source's 3D "
-        "face mesh + a head shell, turned and z-buffered: the near side hides the far one on large turns)",
+        default=DEFAULT_WARP,
+        help="how the source photo is bent: mesh (the source's 3D face mesh + a head shell, turned and "
+        "z-buffered: the near side hides the far one on large turns; default) or planar (2D warp of the "
+        "landmarks; the shipped RFG was trained on the mesh warp)",
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamer.edit_controls import EditControls
 from streamer.reenactors.generators import DEFAULT_GENERATOR, DEFAULT_INTEGRATOR
-from streamer.reenactors.geometric import WarpName
+from streamer.reenactors.geometric import DEFAULT_WARP, WarpName
 from streamer.retarget import MotionMode
 from streamer.tracking import DEFAULT_TRACKER
 
@@ -24,7 +24,7 @@ class LiveConfig:
     motion: MotionMode = "relative"
     backend: str = "auto"  # remap backend of the geometric reenactor
     frame_path: str = "auto"  # paste-back by "opencv" or our "kernels" (``streamer.framepath``)
-    warp: WarpName = "planar"  # "planar" (2D landmark warp) or "mesh" (posed 3D mesh, ``streamer.mesh_warp``)
+    warp: WarpName = DEFAULT_WARP  # "mesh" (posed 3D mesh, ``streamer.mesh_warp``) or "planar" (2D landmark warp)
     retarget: str = "analytic"  # "analytic" or "idsg" (``streamer.reenactors.geometric.create_retargeter``)
     idsg_weights: Path | None = None  # IDSG safetensors for retarget="idsg" (None: the shipped file)
     generator: str = DEFAULT_GENERATOR  # "geometric" or "rfg" (``streamer.reenactors.generators``)

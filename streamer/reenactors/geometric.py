@@ -40,6 +40,10 @@ CAVITY_SHADE = 0.08
 WarpName = Literal["planar", "mesh"]
 #: ``--warp`` choices: the 2D piecewise-affine warp of the landmarks (default) or the posed 3D mesh.
 WARPS: tuple[WarpName, ...] = ("planar", "mesh")
+#: The commands' default (``convert``, ``batch``, ``serve``, ``camera``; issue 14): the 3D mesh keeps the
+#: face whole on large turns (benchmarks/LARGE_POSE.md). A bare ``GeometricConfig`` stays planar (no second
+#: MediaPipe pass over the source), as does ``reenact edit``'s still photo.
+DEFAULT_WARP: WarpName = "mesh"
 
 
 @dataclass(frozen=True)
