@@ -236,3 +236,19 @@ def test_revealed_model_grows_from_a_planar_file_and_trains(two_identities, tmp_
         RFGTask(wrong, LandmarkDataset(two_identities), DistInfo(0, 1, 0, torch.device("cpu"))).warm_start(
             tmp_path / "planar.safetensors"
         )
+
+
+def test_validate_command_scores_a_file_like_the_trainer(two_identities, tmp_path, capsys):
+    """``python -m training.rfg.validate``: the trainer's validation of a model file (a planar file grown
+    for a revealed config), one JSON line; bad paths are one-line errors with exit 2."""
+    from streamer.models.rfg import build_networks, save_networks
+    from training.rfg.validate import main
+
+    save_networks(build_networks(), tmp_path / "planar.safetensors")
+    args = ["--data", str(two_identities), "--weights", str(tmp_path / "planar.safetensors")]
+    assert main([*args, "--set", "model.revealed_input=true"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores) == {f"{m}_{n}" for m in ("psnr", "ssim") for n in ("base", "g", "glc")}
+    assert abs(scores["psnr_g"] - scores["psnr_base"]) < 0.5  # a fresh network nearly returns its base
+    assert main(["--data", str(two_identities), "--weights", str(tmp_path / "missing.safetensors")]) == 2
+    assert "no such file" in capsys.readouterr().err
