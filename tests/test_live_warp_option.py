@@ -29,7 +29,7 @@ def warp_of(live: LiveConfig) -> str:
 
 @pytest.mark.parametrize("command", LIVE_COMMANDS)
 @pytest.mark.parametrize(
-    ("argv", "expected"), [([], "planar"), (["--warp", "mesh"], "mesh"), (["--warp=planar"], "planar")]
+    ("argv", "expected"), [([], "mesh"), (["--warp", "mesh"], "mesh"), (["--warp=planar"], "planar")]
 )
 def test_warp_flag_parses(command, argv, expected):
     assert build_parser().parse_args([command, *argv]).warp == expected
@@ -62,7 +62,7 @@ def test_serve_passes_warp_to_the_reenactor(monkeypatch, no_thread_setup, flag):
     monkeypatch.setattr("streamer.webrtc.run.serve_forever", fake_serve_forever)
     assert main(["serve", "--generator", "geometric", *(["--warp", flag] if flag else [])]) == 0
     (config,) = served
-    assert config.live.warp == (flag or "planar") == warp_of(config.live)
+    assert config.live.warp == (flag or "mesh") == warp_of(config.live)
 
 
 @pytest.mark.parametrize("generator", ["geometric", "rfg"])
@@ -107,7 +107,7 @@ def test_live_stream_on_the_mesh_warp_puts_frames_out(example_driver):
     are not the planar warp's."""
     frames = _driver_frames(example_driver, 25)[::6]  # 5 frames across 1 s of head motion
     mesh_source, mesh = _stream_outputs(LiveConfig(max_side=320, warp="mesh"), frames)
-    _, planar = _stream_outputs(LiveConfig(max_side=320), frames)
+    _, planar = _stream_outputs(LiveConfig(max_side=320, warp="planar"), frames)
     state = getattr(mesh_source.state, "geometric", mesh_source.state)
     assert state.mesh is not None, "the source was prepared for the planar warp"
     assert len(mesh) == len(frames) and all(r.face_found for r in mesh)

@@ -238,9 +238,9 @@ def test_warp_flag_reaches_convert_options():
 
     parser = argparse.ArgumentParser()
     add_convert_options(parser)
-    assert parser.parse_args([]).warp == "planar"
-    args = parser.parse_args(["--warp", "mesh"])
-    assert convert_options(args, "s.jpg", "d.mp4", "o.mp4", False, 1).warp == "mesh"
+    assert parser.parse_args([]).warp == "mesh"  # the default since issue 14's retrained RFG
+    args = parser.parse_args(["--warp", "planar"])
+    assert convert_options(args, "s.jpg", "d.mp4", "o.mp4", False, 1).warp == "planar"
     with pytest.raises(SystemExit) as exc:
         parser.parse_args(["--warp", "sphere"])
     assert exc.value.code == 2
