@@ -329,12 +329,10 @@ def _rfg_real_arrays(mesh: bool = False) -> dict[str, np.ndarray]:
     tgt = FaceLandmarks(moved.astype(np.float32))
     geo = GeometricReenactor(GeometricConfig(warp="mesh" if mesh else "planar"))
     state = geo.prepare(crop, src)
+    base, mx, my, warp = geo.render_warp(state, tgt)
     revealed = np.zeros((1, CROP, CROP), np.float32)
-    if state.mesh is not None:
-        base, warp = geo.render_mesh(state, tgt)
-        mx, my, revealed = warp.map_x, warp.map_y, revealed_input(warp.revealed, warp.covered)
-    else:
-        base, mx, my = geo.render_maps(state, tgt)
+    if warp is not None:
+        revealed = revealed_input(warp.revealed, warp.covered)
     arrays = {
         "source": image_to_input(crop),
         "base": image_to_input(base),

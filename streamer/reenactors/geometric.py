@@ -275,9 +275,17 @@ class GeometricReenactor:
         self, state: GeometricSourceState, target: FaceLandmarks
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``render`` plus its backward pixel maps (map_x, map_y): the analytic flow the RFG starts from."""
+        image, map_x, map_y, _ = self.render_warp(state, target)
+        return image, map_x, map_y
+
+    def render_warp(
+        self, state: GeometricSourceState, target: FaceLandmarks
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, MeshWarp | None]:
+        """``render_maps`` plus, on the mesh warp, its ``MeshWarp`` (coverage and revealed masks, from the
+        same render); None on the planar warp."""
         if state.mesh is not None:
             image, warp = self.render_mesh(state, target)
-            return image, warp.map_x, warp.map_y
+            return image, warp.map_x, warp.map_y, warp
         src = state.landmarks.points.astype(np.float64)
         dst = target.points.astype(np.float64)
         motion = rigid_motion(src, dst)
@@ -302,7 +310,7 @@ class GeometricReenactor:
         map_y[ys, xs] = ys
         out = self.backend.remap(state.crop, map_x, map_y)
         _draw_mouth_interior(out, dst, state)
-        return out, map_x, map_y
+        return out, map_x, map_y, None
 
     def render_mesh(self, state: GeometricSourceState, target: FaceLandmarks) -> tuple[np.ndarray, MeshWarp]:
         """The mesh warp's image and its maps, coverage and revealed mask (``state.mesh`` must be set)."""

@@ -419,23 +419,18 @@ class RFGReenactor:
         weights on a mesh-warp source get the revealed mask of the same render as ``base``; on the mesh
         warp the guard map also covers the render's cracks (``add_crack_guard``)."""
         s = self.crop_size
+        base, map_x, map_y, warp = self.geometric.render_warp(state.geometric, target)
         revealed = None
-        covered = None
-        if state.geometric.mesh is not None:
-            base, warp = self.geometric.render_mesh(state.geometric, target)
-            map_x, map_y, covered = warp.map_x, warp.map_y, warp.covered
-            if self.revealed:
+        if self.revealed:
+            revealed = np.zeros((1, 1, s, s), np.float32)
+            if warp is not None:
                 revealed = revealed_input(warp.revealed, warp.covered)[None]
-        else:
-            base, map_x, map_y = self.geometric.render_maps(state.geometric, target)
-            if self.revealed:
-                revealed = np.zeros((1, 1, s, s), np.float32)
         if not self.mouth_guard:
             mouth = np.zeros((1, s, s), np.float32)
         else:
             mouth = (guard_input if self.eye_guard else mouth_input)(target.points, s)
-            if covered is not None:
-                add_crack_guard(mouth, covered)
+            if warp is not None:
+                add_crack_guard(mouth, warp.covered)
         lm_tgt = landmark_input(target.points, s)[None]
         return GlobalInputs(base, pixel_map(map_x, map_y)[None], lm_tgt, mouth[None], revealed)
 

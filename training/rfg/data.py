@@ -116,15 +116,12 @@ class SampleBuilder:
             ref = self._landmarks(dv, row.reference_frame, crop=False)
             target = self.retargeter.retarget(state.landmarks, ref, self._landmarks(dv, df, crop=False))
             prev = self.retargeter.retarget(state.landmarks, ref, self._landmarks(dv, prev_f, crop=False))
+        base, map_x, map_y, mesh_warp = self.geometric.render_warp(state, target)
         revealed = np.zeros((1, self.size, self.size), np.float32)
         guard = guard_input(target.points, self.size)  # as the reenactor feeds it (EYE_GUARD)
-        if state.mesh is not None:
-            base, mesh_warp = self.geometric.render_mesh(state, target)
-            map_x, map_y = mesh_warp.map_x, mesh_warp.map_y
+        if mesh_warp is not None:
             revealed = revealed_input(mesh_warp.revealed, mesh_warp.covered)
             add_crack_guard(guard, mesh_warp.covered)  # and its cracks, as the reenactor does
-        else:
-            base, map_x, map_y = self.geometric.render_maps(state, target)
         if row.same_video:
             gt, valid = self._in_source_crop(dv, df, src_affine)
             prev_img, _ = self._in_source_crop(dv, prev_f, src_affine)
