@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -63,7 +63,9 @@ class VideoInfo:
 
 def display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     """The frame's display matrix (3x3, 16.16 fixed point as FFmpeg stores it), or None."""
-    for side in frame.side_data:
+    sides = frame.side_data
+    # PyAV >= 18.1 made the container a Mapping (iterating gives the Type keys); earlier ones iterate the entries.
+    for side in sides.values() if isinstance(sides, Mapping) else sides:
         if "DISPLAYMATRIX" in str(side.type):
             data = bytes(side)
             return np.frombuffer(data, np.int32).reshape(3, 3) if len(data) == 36 else None  # damaged: ignored
