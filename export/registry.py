@@ -322,10 +322,10 @@ def _rfg_real_arrays(mesh: bool = False) -> dict[str, np.ndarray]:
     moved[6:11, 1] += 6.0
     moved[:, 0] += 4.0
     if mesh:  # a turn about the vertical axis through the face centre shows what the photo hides
+        from streamer.geometry import rotation_matrix
+
         centre = moved.mean(axis=0)
-        c, s = np.cos(np.radians(15.0)), np.sin(np.radians(15.0))
-        x, z = moved[:, 0] - centre[0], moved[:, 2] - centre[2]
-        moved[:, 0], moved[:, 2] = centre[0] + c * x + s * z, centre[2] - s * x + c * z
+        moved = centre + (moved - centre) @ rotation_matrix(-15.0, 0.0, 0.0).T
     tgt = FaceLandmarks(moved.astype(np.float32))
     geo = GeometricReenactor(GeometricConfig(warp="mesh" if mesh else "planar"))
     state = geo.prepare(crop, src)

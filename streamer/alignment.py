@@ -31,10 +31,13 @@ def crop_transform(face: FaceLandmarks, size: int = 256) -> np.ndarray:
     return similarity_matrix(scale, rot, trans)
 
 
-def crop_image(image: np.ndarray, affine: np.ndarray, size: int = 256) -> np.ndarray:
-    """Warp an image into the crop (bilinear, edge pixels replicated outside the image)."""
+def crop_image(
+    image: np.ndarray, affine: np.ndarray, size: int = 256, border: int = cv2.BORDER_REPLICATE
+) -> np.ndarray:
+    """Warp an image into the crop (bilinear; outside the image, ``border``: edge pixels replicated by
+    default, as the driver crops and the CUDA crop kernel do)."""
     return cv2.warpAffine(
-        image, np.asarray(affine, np.float64), (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        image, np.asarray(affine, np.float64), (size, size), flags=cv2.INTER_LINEAR, borderMode=border
     )
 
 

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 from streamer.alignment import crop_image, crop_transform
@@ -22,6 +23,9 @@ from streamer.tracking import Tracker
 from streamer.tracking_reference import ReferenceSelector
 
 log = logging.getLogger(__name__)
+
+#: How the source crop is filled where it reaches past the photo (see ``prepare_source``).
+SOURCE_CROP_BORDER = cv2.BORDER_REFLECT_101
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,10 @@ def prepare_source(
     faces = detector.detect(image)
     face = select_face(faces, face_index, what)
     affine = crop_transform(face, reenactor.crop_size)
-    crop = crop_image(image, affine, reenactor.crop_size)
+    # Where the crop reaches past the photo (a tight portrait: hair cut by the top edge), the photo is
+    # mirrored in, not its edge row smeared: a turn or a lifted chin brings that band into view, and
+    # smeared rows read as streaks through the hair (issue 14's torn hair tops).
+    crop = crop_image(image, affine, reenactor.crop_size, SOURCE_CROP_BORDER)
     crop_lm = face.transformed(affine)
     state = reenactor.prepare(crop, crop_lm)
     return PreparedSource(image, affine, crop, face, crop_lm, state, len(faces))

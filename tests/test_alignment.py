@@ -51,3 +51,24 @@ class TestAlignment:
         m1 = crop_transform(noisy, 256)
         corners = np.array([[0, 0], [255, 255.0]])
         assert np.abs(apply_affine(invert_affine(m0), corners) - apply_affine(invert_affine(m1), corners)).max() < 2
+
+
+def test_source_crop_mirrors_the_photo_where_it_reaches_past_the_edge(astronaut, image_detector):
+    """A tight portrait (the astronaut cut just above the brows): the source crop reaches past the photo's
+    top, and the rows there are the photo mirrored in, not its top row smeared (streaks through the hair
+    that a lifted chin brings into view, issue 14)."""
+    from streamer.pipeline import prepare_source
+    from streamer.reenactors.geometric import GeometricReenactor
+
+    face = image_detector.detect(astronaut)[0]
+    top = int(face.points[17:27, 1].min()) - 5
+    photo = np.ascontiguousarray(astronaut[top:, :])
+    source = prepare_source(photo, image_detector, GeometricReenactor())
+    inside = crop_to_image_points(source.affine, np.array([[128.0, 0.0], [128.0, 60.0]]))
+    assert inside[0, 1] < -10, "the crop should reach past the photo's top for this test"
+    # The crop's first row lies past the photo: replicated, its pixels would copy the photo's top row, so
+    # consecutive crop rows up there would be nearly equal; mirrored, they differ as the photo's rows do.
+    rows_out = source.crop[:8].astype(np.float64)
+    assert np.abs(np.diff(rows_out, axis=0)).mean() > 2.0
+    replicated = crop_image(photo, source.affine, 256)[:8].astype(np.float64)
+    assert np.abs(np.diff(replicated, axis=0)).mean() < 0.5 * np.abs(np.diff(rows_out, axis=0)).mean()

@@ -36,6 +36,8 @@ _RING_MARGIN = 8.0  # px between the head ring and the fixed crop border
 #: The drawn mouth cavity's colour as a fraction of the source's mean lip colour: nearly black, as an open
 #: mouth's interior is in shadow (a lighter, lip-coloured cavity read as more lip to dlib, issue 17).
 CAVITY_SHADE = 0.08
+#: The drawn tongue's colour as a multiple of the cavity's (lower middle of an opened mouth).
+MOUTH_TONGUE_SHADE = 4.0
 
 WarpName = Literal["planar", "mesh"]
 #: ``--warp`` choices: the 2D piecewise-affine warp of the landmarks (default) or the posed 3D mesh.
@@ -352,6 +354,60 @@ def _mouth_colours(crop: np.ndarray, pts: np.ndarray, iod: float) -> tuple[np.nd
     return lip * CAVITY_SHADE, teeth
 
 
+def lip_curve(points: np.ndarray, samples: int = 6) -> np.ndarray:
+    """The smooth lip line through ``points`` ((K, 2), corner to corner): a Catmull-Rom spline with
+    ``samples`` points per segment, ends included. Drawn on the landmarks' polyline, the opening was an
+    angular hexagon and the teeth band a bent bar (issue 17)."""
+    p = np.asarray(points, np.float64)
+    padded = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
+    t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
+    out = []
+    for k in range(len(p) - 1):
+        p0, p1, p2, p3 = padded[k : k + 4]
+        out.append(
+            0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (3 * p1 - p0 - 3 * p2 + p3) * t**3)
+        )
+    return np.concatenate([*out, p[-1:]])
+
+
+def _mouth_coordinates(
+    size: tuple[int, int], off: np.ndarray, dst: np.ndarray, down: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of the mouth's box ((h, w) each, box origin ``off``) for target points ``dst``:
+    ``across``, -1 .. 1 from one inner lip corner to the other (0 midway), and ``depth`` along the head's
+    ``down``, 0 at the upper lip's middle .. 1 at the lower lip's."""
+    xs, ys = np.meshgrid(np.arange(size[0], dtype=np.float64), np.arange(size[1], dtype=np.float64))
+    pts = np.stack([xs + off[0], ys + off[1]], axis=-1)
+    corner_a, corner_b, top, bottom = dst[60, :2], dst[64, :2], dst[62, :2], dst[66, :2]
+    mid = (corner_a + corner_b) / 2
+    half = corner_b - mid
+    half_len = float(np.linalg.norm(half)) + 1e-9
+    across = ((pts - mid) @ (half / half_len)) / half_len
+    depth = ((pts - top) @ down) / max(float((bottom - top) @ down), 1e-6)
+    return across.astype(np.float32), depth.astype(np.float32)
+
+
+def _shade_cavity(fill: np.ndarray, cavity: np.ndarray, across: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """The dark cavity with a tongue: the lower part of the opening, towards the middle, lifted to a dark
+    lip red (``MOUTH_TONGUE_SHADE`` times the cavity's colour), faded smoothly so no edge reads as a lip.
+
+    Hand-drawn shading rather than a learned interior (issue 17: a flat black hole under a white band
+    looked pasted on); the cavity stays dark overall, which is what lets dlib find the inner lips."""
+    weight = np.clip((depth - 0.4) / 0.5, 0, 1) ** 2 * np.clip(1 - across**2, 0, 1)
+    tongue = cavity.astype(np.float32) * MOUTH_TONGUE_SHADE
+    return fill + (tongue - fill) * weight[..., None]
+
+
+def _shade_teeth(teeth: np.ndarray, cavity: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """(h, w, 3) upper teeth: brightest in the middle, darkening into the shadowed mouth corners (the
+    buccal corridors) and rounding off with the dental arch, with the faint gaps between the incisors."""
+    arch = np.clip(1 - (np.abs(across) / 0.9) ** 3, 0, 1) * (0.82 + 0.18 * np.clip(1 - np.abs(across), 0, 1))
+    to_gap = np.abs((across + 0.11) % 0.22 - 0.11)  # incisors 0.22 of the half-width wide, a gap midway
+    gaps = 1 - 0.15 * np.exp(-(to_gap**2) / 0.0008)
+    light = (arch * np.where(np.abs(across) < 0.7, gaps, 1))[..., None]
+    return cavity.astype(np.float32) + (teeth.astype(np.float32) - cavity.astype(np.float32)) * light
+
+
 def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSourceState) -> None:
     """Fill the target inner-lip polygon (in place): a dark cavity, then the source's own teeth.
 
@@ -360,7 +416,8 @@ def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSou
     teeth stay attached and keep their size) and is clipped to the target opening; when it is
     closed, an upper-teeth band is drawn under the upper lip.
     """
-    inner = dst[L.INNER_LIPS, :2]
+    upper_curve = lip_curve(dst[[60, 61, 62, 63, 64], :2])
+    inner = np.concatenate([upper_curve, lip_curve(dst[[64, 65, 66, 67, 60], :2])[1:-1]])
     opening = _inner_mouth_opening(dst, state.interocular) * state.interocular
     if opening < 0.75:
         return
@@ -394,9 +451,11 @@ def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSou
     else:
         down = head_axes(dst)[:2, 1]
         down = down / (np.linalg.norm(down) + 1e-9)
-        lip = dst[upper, :2]
+        lip = upper_curve
+        across, depth = _mouth_coordinates(size, off, dst, down)
+        fill = _shade_cavity(fill, state.cavity_color, across, depth)
         teeth_h = min(0.09 * state.interocular, 0.45 * opening)
         teeth = poly_mask(np.concatenate([lip, lip[::-1] + teeth_h * down]))[..., None]
-        fill = fill * (1 - teeth) + state.teeth_color.astype(np.float32) * teeth
+        fill = fill * (1 - teeth) + _shade_teeth(state.teeth_color, state.cavity_color, across) * teeth
     alpha = cv2.GaussianBlur(mouth, (3, 3), 0)[..., None]
     image[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + fill * alpha + 0.5, 0, 255).astype(np.uint8)
