@@ -61,11 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from streamer.errors import InputError
+    from streamer.interrupt import sigint_guard
     from streamer.native_logs import filtered_stderr
 
     args.stderr_is_tty = sys.stderr.isatty()  # asked before fd 2 becomes the filter's pipe
     try:
-        with contextlib.nullcontext() if args.debug else filtered_stderr():
+        with sigint_guard(), contextlib.nullcontext() if args.debug else filtered_stderr():
             return int(args.func(args) or 0)
     except InputError as exc:
         sys.stderr.write(f"reenact: error: {exc}\n")

@@ -31,6 +31,7 @@ from streamer.detectors import create_detector
 from streamer.edit_controls import EditControls, EditingRetargeter
 from streamer.errors import InputError, NoFaceError
 from streamer.framepath.build import create_device_renderer, resolve_frame_path
+from streamer.interrupt import raise_if_interrupted
 from streamer.media.formats import output_format
 from streamer.media.images import fit_within, load_image
 from streamer.media.probe import av_offset
@@ -283,6 +284,7 @@ def convert(opts: ConvertOptions) -> ConvertSummary:
         start = time.perf_counter()
         with _Threads(source_video, sink, opts.max_seconds) as threads:
             for item in threads.items():
+                raise_if_interrupted()  # a Ctrl-C swallowed by a finaliser still stops the conversion
                 if not isinstance(item, VideoFrame):
                     threads.emit(item)
                     continue
