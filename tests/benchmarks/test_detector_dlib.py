@@ -32,3 +32,23 @@ def test_axis_slope_is_the_scale_between_two_noisy_readings():
     assert np.polyfit(mp, dl, 1)[0] < slope
     assert D.axis_slope(mp, -dl) < 0
     assert np.isnan(D.axis_slope(np.ones(5), np.arange(5.0)))
+
+
+def test_disagreement_sheet_shows_the_frames_where_the_readers_part():
+    """Synthetic: six frames whose number is written in them; the readers agree except on frames 2 and 4,
+    which the sheet shows first, each tile cropped round that frame's mouth points."""
+    frames = []
+    for i in range(6):
+        frame = np.zeros((200, 200, 3), np.uint8)
+        frame[:, :, 0] = 40 * i  # each frame's own blue level
+        frames.append(frame)
+    pts = np.zeros((68, 2))
+    pts[:, 0] = np.linspace(60, 140, 68)
+    pts[:, 1] = 100
+    dlib_mouth = np.array([0.1, 0.2, 0.3, 0.2, 0.1, 0.2])
+    mp_mouth = dlib_mouth.copy()
+    mp_mouth[2], mp_mouth[4] = 0.05, 0.35  # disagree most
+    sheet = D.disagreement_sheet(frames, [pts] * 6, [pts] * 6, mp_mouth, dlib_mouth, count=2)
+    assert sheet.shape == (300, 600, 3)
+    left, right = sheet[150:200, :100, 0], sheet[150:200, 300:400, 0]  # away from the drawn points and label
+    assert {int(np.median(left)), int(np.median(right))} == {80, 160}
