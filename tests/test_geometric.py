@@ -79,10 +79,11 @@ def test_lip_curve_passes_through_the_landmarks_and_bends_smoothly():
     assert np.abs(np.diff(angles)).max() < 8  # the polyline bends 21.8 degrees at points 1 and 3
 
 
-def test_drawn_mouth_has_teeth_over_a_dark_cavity_with_a_tongue(prepared):
+def test_drawn_teeth_shade_into_the_mouth_corners_and_the_tongue_lifts_the_cavity(prepared):
     """With a closed-mouth source (the astronaut's smile taken as closed, so the interior is drawn rather
-    than her own teeth moved), an opened target mouth gets bright upper teeth over a cavity whose lower
-    middle (the tongue) is lighter than its upper middle under the teeth, both far darker than the teeth."""
+    than her own teeth moved), an opened target mouth gets upper teeth brighter in the middle than near
+    the corners, and a cavity whose lower middle (the tongue) is lighter than its upper middle under the
+    teeth, both still far darker than the teeth."""
     from dataclasses import replace
 
     reenactor, src = prepared
@@ -90,14 +91,16 @@ def test_drawn_mouth_has_teeth_over_a_dark_cavity_with_a_tongue(prepared):
     target_pts = posed(src.crop_landmarks.points, mouth=16)
     out = reenactor.render(closed, src.crop_landmarks.with_points(target_pts)).astype(np.float64)
     grey = out.mean(axis=2)
-    top, bottom = target_pts[62, :2], target_pts[66, :2]
+    left, right, top, bottom = target_pts[60, :2], target_pts[64, :2], target_pts[62, :2], target_pts[66, :2]
     iod = np.linalg.norm(target_pts[36:42, :2].mean(0) - target_pts[42:48, :2].mean(0))
+    teeth_y = top[1] + 0.03 * iod  # inside the teeth band under the upper lip
 
     def at(x: float, y: float) -> float:
         return float(grey[int(round(y)), int(round(x))])
 
-    teeth = max(at(top[0] + dx, top[1] + 0.03 * iod) for dx in (-2, 0, 2))  # the midline gap may be under one
+    middle = max(at(top[0] + dx, teeth_y) for dx in (-1, 0, 1))  # the midline gap may be under one pixel
+    corner = at(left[0] + 0.08 * (right[0] - left[0]), teeth_y + 0.25 * (left[1] - top[1]))
+    assert middle > corner + 40
     tongue = at(bottom[0], bottom[1] - 0.15 * (bottom[1] - top[1]))
     under_teeth = at(top[0], top[1] + 0.45 * (bottom[1] - top[1]))
-    assert teeth > 150
-    assert under_teeth < tongue < teeth - 60
+    assert under_teeth < tongue < middle - 60

@@ -398,6 +398,16 @@ def _shade_cavity(fill: np.ndarray, cavity: np.ndarray, across: np.ndarray, dept
     return fill + (tongue - fill) * weight[..., None]
 
 
+def _shade_teeth(teeth: np.ndarray, cavity: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """(h, w, 3) upper teeth: brightest in the middle, darkening into the shadowed mouth corners (the
+    buccal corridors) and rounding off with the dental arch, with the faint gaps between the incisors."""
+    arch = np.clip(1 - (np.abs(across) / 0.9) ** 3, 0, 1) * (0.82 + 0.18 * np.clip(1 - np.abs(across), 0, 1))
+    to_gap = np.abs((across + 0.11) % 0.22 - 0.11)  # incisors 0.22 of the half-width wide, a gap midway
+    gaps = 1 - 0.15 * np.exp(-(to_gap**2) / 0.0008)
+    light = (arch * np.where(np.abs(across) < 0.7, gaps, 1))[..., None]
+    return cavity.astype(np.float32) + (teeth.astype(np.float32) - cavity.astype(np.float32)) * light
+
+
 def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSourceState) -> None:
     """Fill the target inner-lip polygon (in place): a dark cavity, then the source's own teeth.
 
@@ -446,9 +456,6 @@ def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSou
         fill = _shade_cavity(fill, state.cavity_color, across, depth)
         teeth_h = min(0.09 * state.interocular, 0.45 * opening)
         teeth = poly_mask(np.concatenate([lip, lip[::-1] + teeth_h * down]))[..., None]
-        # One flat teeth colour: shading the teeth (incisor gaps, a fade into the mouth corners) looked
-        # rounder but made dlib read talking and smiling mouths as less open (mouth r 0.79 -> 0.73 on
-        # RD_Radio2 -> image02202.jpg, 0.84 -> 0.79 on 517600055 -> Aragaki.png; EXPRESSION.md).
-        fill = fill * (1 - teeth) + state.teeth_color.astype(np.float32) * teeth
+        fill = fill * (1 - teeth) + _shade_teeth(state.teeth_color, state.cavity_color, across) * teeth
     alpha = cv2.GaussianBlur(mouth, (3, 3), 0)[..., None]
     image[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + fill * alpha + 0.5, 0, 255).astype(np.uint8)
