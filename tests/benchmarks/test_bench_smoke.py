@@ -82,6 +82,11 @@ def test_quick_bench_has_the_generator_rows(quick_run):
     for section, name in (("stage", "reenact.step"), ("end_to_end", "convert")):
         settings = {r["variant"].get("generator") for r in rows if r["section"] == section and r["name"] == name}
         assert settings >= set(SETTINGS), (name, settings)
+    # Each convert row ran the generator its label names (the geometric rows once ran the default RFG).
+    for r in rows:
+        if r["section"] == "end_to_end" and r["name"] == "convert":
+            ran = r["metrics"]["generator"]
+            assert ran.startswith("rfg") if r["variant"]["generator"].startswith("rfg") else ran.startswith("geometric")
     local = [r for r in rows if r["name"] == "reenact.step" and r["variant"].get("generator") == "rfg-global-local"]
     assert local and all(r["metrics"]["local_path_share"] > 0.5 for r in local)
     ratios = [r for r in rows if r["name"] == "generator-vs-geometric"]
