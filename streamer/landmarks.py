@@ -24,6 +24,8 @@ LEFT_EYE = np.arange(42, 48)
 OUTER_LIPS = np.arange(48, 60)
 INNER_LIPS = np.arange(60, 68)
 MOUTH = np.arange(48, 68)
+#: (upper, lower) inner-lip point pairs whose distances make the mouth's opening.
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 
 #: Points that move little with expression: used for pose and alignment fits.
 RIGID = np.array([0, 1, 15, 16, 27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45])

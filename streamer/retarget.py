@@ -119,7 +119,6 @@ _LOWER_LIP_WEIGHTS = {
     5: 0.3,
     11: 0.3,
 }
-_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 #: How much of the driver's inner-lip gap, beyond the photo's own, the source's mouth takes: the target gap
 #: is ``own + gain * (driver - own)``. MediaPipe's refined mesh reads openings wider than dlib's 68 points
 #: (the human-annotated iBUG convention) do: ``python -m benchmarks.detector_dlib``'s "mouth scale" (1/k,
@@ -136,7 +135,7 @@ def mouth_gap(points: np.ndarray) -> float:
     """Mean inner-lip gap along the head's down axis, in 3D interocular distances (pose-free)."""
     down = head_axes(points)[:, 1]
     iod = np.linalg.norm(points[L.LEFT_EYE].mean(0) - points[L.RIGHT_EYE].mean(0)) + 1e-9
-    return float(np.mean([(points[lo] - points[up]) @ down for up, lo in _INNER_LIP_PAIRS]) / iod)
+    return float(np.mean([(points[lo] - points[up]) @ down for up, lo in L.INNER_LIP_PAIRS]) / iod)
 
 
 def _set_mouth_gap(points: np.ndarray, gap: float) -> np.ndarray:

@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 from streamer.alignment import crop_transform, transform_scale
 from streamer.errors import InputError
 from streamer.geometry import invert_affine, umeyama
-from streamer.landmarks import REGIONS, FaceLandmarks, interocular
+from streamer.landmarks import INNER_LIP_PAIRS, REGIONS, FaceLandmarks, interocular
 from streamer.models.idsg import (
     IDSGConfig,
     IDSGGenerator,
@@ -56,8 +56,6 @@ MIN_GAIN = 0.5
 MAX_SHAPE_ERROR = 0.04
 #: Regions ``shape_error`` checks.
 _SHAPE_REGIONS = ("left_eye", "right_eye", "nose", "mouth")
-#: (upper, lower) inner-lip pairs whose distance is the mouth opening.
-_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 #: Lower-lip points the synthetic opening moves.
 _LOWER_LIP = np.array([55, 56, 57, 58, 59, 65, 66, 67])
 
@@ -97,7 +95,7 @@ def yaw_offset(points: np.ndarray) -> float:
 def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip opening / interocular distance, in the image plane."""
     p = np.asarray(points, np.float64)
-    gap = np.mean([np.linalg.norm(p[b, :2] - p[a, :2]) for a, b in _LIP_PAIRS])
+    gap = np.mean([np.linalg.norm(p[b, :2] - p[a, :2]) for a, b in INNER_LIP_PAIRS])
     return float(gap / (interocular(p) + 1e-9))
 
 

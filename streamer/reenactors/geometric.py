@@ -146,7 +146,7 @@ def _opened_template(points: np.ndarray, iod: float) -> np.ndarray:
 
 def _inner_mouth_opening(points: np.ndarray, iod: float) -> float:
     p = points[:, :2]
-    return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))]) / iod)
+    return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in L.INNER_LIP_PAIRS]) / iod)
 
 
 class Retargeter(Protocol):
