@@ -110,6 +110,12 @@ def eye_centers(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return points[RIGHT_EYE].mean(axis=0), points[LEFT_EYE].mean(axis=0)
 
 
+def inner_lip_gap(points: np.ndarray) -> float:
+    """Mean distance between the upper and lower inner lip (``INNER_LIP_PAIRS``) in the xy plane."""
+    p = np.asarray(points, np.float64)[:, :2]
+    return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in INNER_LIP_PAIRS]))
+
+
 def interocular(points: np.ndarray) -> float:
     """Distance between the eye centres in the xy plane."""
     right, left = eye_centers(points[:, :2])

@@ -87,7 +87,7 @@ def expression_vector(points: np.ndarray) -> np.ndarray:
     def dist(a: int, b: int) -> float:
         return float(np.linalg.norm(xy[a] - xy[b]))
 
-    mouth_open = sum(dist(a, b) for a, b in L.INNER_LIP_PAIRS) / 3 / iod
+    mouth_open = L.inner_lip_gap(xy) / iod
     mouth_width = dist(48, 54) / iod
     right_eye = (dist(37, 41) + dist(38, 40)) / (2 * dist(36, 39) + 1e-9)
     left_eye = (dist(43, 47) + dist(44, 46)) / (2 * dist(42, 45) + 1e-9)

@@ -29,7 +29,7 @@ from safetensors.torch import load_file
 from streamer.alignment import crop_transform, transform_scale
 from streamer.errors import InputError
 from streamer.geometry import invert_affine, umeyama
-from streamer.landmarks import INNER_LIP_PAIRS, REGIONS, FaceLandmarks, interocular
+from streamer.landmarks import REGIONS, FaceLandmarks, inner_lip_gap, interocular
 from streamer.models.idsg import (
     IDSGConfig,
     IDSGGenerator,
@@ -95,8 +95,7 @@ def yaw_offset(points: np.ndarray) -> float:
 def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip opening / interocular distance, in the image plane."""
     p = np.asarray(points, np.float64)
-    gap = np.mean([np.linalg.norm(p[b, :2] - p[a, :2]) for a, b in INNER_LIP_PAIRS])
-    return float(gap / (interocular(p) + 1e-9))
+    return float(inner_lip_gap(p) / (interocular(p) + 1e-9))
 
 
 def shape_error(output: np.ndarray, driver: np.ndarray) -> float:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from streamer.landmarks import INNER_LIP_PAIRS, INNER_LIPS, LEFT_EYE, RIGHT_EYE
+from streamer.landmarks import INNER_LIPS, LEFT_EYE, RIGHT_EYE, inner_lip_gap
 
 #: Sub-pixel bits of the polygon fill (OpenCV ``shift``).
 _SHIFT = 4
@@ -35,7 +35,7 @@ def mouth_input(points: np.ndarray, crop_size: int) -> np.ndarray:
     pixels); zero where the mouth is closed (mean inner-lip gap under ``MIN_GAP_PX``) or off the crop."""
     out = np.zeros((1, crop_size, crop_size), np.float32)
     pts = np.asarray(points, np.float64)[:, :2]
-    if np.mean([np.linalg.norm(pts[a] - pts[b]) for a, b in INNER_LIP_PAIRS]) < MIN_GAP_PX:
+    if inner_lip_gap(pts) < MIN_GAP_PX:
         return out
     _fill_polygon(out[0], pts[INNER_LIPS])
     return out

@@ -145,8 +145,7 @@ def _opened_template(points: np.ndarray, iod: float) -> np.ndarray:
 
 
 def _inner_mouth_opening(points: np.ndarray, iod: float) -> float:
-    p = points[:, :2]
-    return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in L.INNER_LIP_PAIRS]) / iod)
+    return L.inner_lip_gap(points) / iod
 
 
 class Retargeter(Protocol):
@@ -416,7 +415,8 @@ def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSou
     teeth stay attached and keep their size) and is clipped to the target opening; when it is
     closed, an upper-teeth band is drawn under the upper lip.
     """
-    upper_curve = lip_curve(dst[[60, 61, 62, 63, 64], :2])
+    upper = [60, 61, 62, 63, 64]  # the inner upper lip, corner to corner
+    upper_curve = lip_curve(dst[upper, :2])
     inner = np.concatenate([upper_curve, lip_curve(dst[[64, 65, 66, 67, 60], :2])[1:-1]])
     opening = _inner_mouth_opening(dst, state.interocular) * state.interocular
     if opening < 0.75:
@@ -439,7 +439,6 @@ def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSou
     mouth = poly_mask(inner)
     region = image[y0:y1, x0:x1].astype(np.float32)
     fill = np.broadcast_to(state.cavity_color.astype(np.float32), region.shape).copy()
-    upper = [60, 61, 62, 63, 64]
     src = state.landmarks.points[:, :2].astype(np.float64)
     if state.mouth_is_open:
         s, rot, t = umeyama(src[upper], dst[upper, :2])
@@ -451,11 +450,10 @@ def _draw_mouth_interior(image: np.ndarray, dst: np.ndarray, state: GeometricSou
     else:
         down = head_axes(dst)[:2, 1]
         down = down / (np.linalg.norm(down) + 1e-9)
-        lip = upper_curve
         across, depth = _mouth_coordinates(size, off, dst, down)
         fill = _shade_cavity(fill, state.cavity_color, across, depth)
         teeth_h = min(0.09 * state.interocular, 0.45 * opening)
-        teeth = poly_mask(np.concatenate([lip, lip[::-1] + teeth_h * down]))[..., None]
+        teeth = poly_mask(np.concatenate([upper_curve, upper_curve[::-1] + teeth_h * down]))[..., None]
         fill = fill * (1 - teeth) + _shade_teeth(state.teeth_color, state.cavity_color, across) * teeth
     alpha = cv2.GaussianBlur(mouth, (3, 3), 0)[..., None]
     image[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + fill * alpha + 0.5, 0, 255).astype(np.uint8)
